@@ -1,0 +1,1 @@
+"""Airflow-free logic: configs, data IO, validation, training, evaluation, registry."""

@@ -1,0 +1,54 @@
+"""Building scikit-learn models from the estimator spec in a model config."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+
+def _import(path: str) -> type:
+    module_name, _, attribute = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(f"estimator '{path}' cannot be imported") from None
+
+
+def build_estimator(spec: dict[str, Any]) -> Any:
+    """An unfitted estimator, or a Pipeline when the spec lists ``steps``."""
+    from sklearn.pipeline import Pipeline
+
+    if spec.get("steps"):
+        steps = [build_estimator(step) for step in spec["steps"]]
+        return Pipeline([(f"{type(s).__name__.lower()}_{i}", s) for i, s in enumerate(steps)])
+    try:
+        return _import(spec["class"])(**spec.get("params", {}))
+    except TypeError as exc:
+        raise ConfigError(f"estimator '{spec['class']}': bad params: {exc}") from None
+
+
+def build_model(spec: dict[str, Any], features: pd.DataFrame) -> Pipeline:
+    """The estimator behind a step that one-hot encodes the non-numeric feature columns."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    categorical = [c for c in features.columns if not _is_numeric(features[c])]
+    prepare = ColumnTransformer(
+        [("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)],
+        remainder="passthrough",
+        sparse_threshold=0.0,
+    )
+    return Pipeline([("prepare", prepare), ("estimator", build_estimator(spec))])
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return is_numeric_dtype(column) and not is_bool_dtype(column)

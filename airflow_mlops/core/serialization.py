@@ -1,0 +1,48 @@
+"""Safe model serialization: skops with an allow-list of types we have reviewed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_mlops.core.errors import ConfigError
+
+TRUSTED_TYPES = frozenset({
+    # Node storage of tree models; scikit-learn builds it, skops cannot vouch for it.
+    "sklearn.tree._tree.Tree",
+    # Loss objects held by gradient boosting models.
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfMultinomialLoss",
+    "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "collections.OrderedDict",
+    "numpy.dtype",
+})
+
+
+def trusted_types_for(model: Any) -> list[str]:
+    """The non-default skops types ``model`` needs, all of which must be on our allow-list."""
+    import skops.io
+
+    needed = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    refused = sorted(set(needed) - TRUSTED_TYPES)
+    if refused:
+        raise ConfigError(
+            f"estimator uses types outside the reviewed allow-list {refused}; "
+            "they could run code or read memory when the model is loaded"
+        )
+    return sorted(needed)
+
+
+def runtime_requirements() -> list[str]:
+    """What a consumer needs to load our models: pinned, so no environment inference runs."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy")]

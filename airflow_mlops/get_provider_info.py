@@ -1,0 +1,69 @@
+"""Provider metadata read by Airflow's ProvidersManager."""
+
+from __future__ import annotations
+
+from airflow_mlops import __version__
+
+
+def get_provider_info() -> dict:
+    """Describe the airflow-mlops provider: package, hooks, connection form."""
+    return {
+        "package-name": "airflow-mlops",
+        "name": "MLOps",
+        "description": "Continuous retraining: validation, training, champion/challenger, drift.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "MLflow",
+                "external-doc-url": "https://mlflow.org/docs/latest/",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "MLflow", "python-modules": ["airflow_mlops.hooks.mlflow"]},
+        ],
+        "operators": [
+            {
+                "integration-name": "MLflow",
+                "python-modules": [
+                    "airflow_mlops.operators.validation",
+                    "airflow_mlops.operators.training",
+                    "airflow_mlops.operators.evaluation",
+                    "airflow_mlops.operators.registry",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "MLflow", "python-modules": ["airflow_mlops.sensors.data"]},
+        ],
+        "connection-types": [
+            {
+                "connection-type": "mlflow",
+                "hook-class-name": "airflow_mlops.hooks.mlflow.MlflowHook",
+                "hook-name": "MLflow",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "Tracking URI",
+                        "login": "Username",
+                        "password": "Password or token",
+                    },
+                    "placeholders": {
+                        "host": "http://mlflow.internal:5000 or sqlite:////path/mlflow.db",
+                    },
+                },
+                "conn-fields": {
+                    "registry_uri": {
+                        "label": "Registry URI",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Defaults to the tracking URI.",
+                    },
+                    "artifact_location": {
+                        "label": "Artifact location",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Where new experiments store artifacts.",
+                    },
+                },
+            }
+        ],
+    }
