@@ -6,7 +6,7 @@ from airflow_mlops import __version__
 
 
 def get_provider_info() -> dict:
-    """Describe the airflow-mlops provider: package, hooks, connection form."""
+    """Describe the airflow-mlops provider: package, hooks, links, config, connection form."""
     return {
         "package-name": "airflow-mlops",
         "name": "MLOps",
@@ -35,6 +35,27 @@ def get_provider_info() -> dict:
         ],
         "sensors": [
             {"integration-name": "MLflow", "python-modules": ["airflow_mlops.sensors.data"]},
+        ],
+        "extra-links": ["airflow_mlops.operators.links.ReportLink"],
+        "config": {
+            "mlops": {
+                "description": "Options of the airflow-mlops provider.",
+                "options": {
+                    "results_base_uri": {
+                        "description": "Folder (local path or object-storage URI) under which "
+                        "checks store their reports when no MLflow run or results_uri is "
+                        "given. Defaults to $AIRFLOW_HOME/mlops-results; use shared storage "
+                        "(e.g. s3://conn_id@bucket/mlops) when tasks run on several workers.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://aws_default@my-bucket/mlops-results",
+                        "default": None,
+                    }
+                },
+            }
+        },
+        "triggers": [
+            {"integration-name": "MLflow", "python-modules": ["airflow_mlops.triggers.data"]},
         ],
         "connection-types": [
             {

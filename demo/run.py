@@ -33,9 +33,12 @@ def demo_environment(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",
-        "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow", "host": tracking_uri}),
+        "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({
+            "conn_type": "mlflow",
+            "host": tracking_uri,
+            "extra": {"artifact_location": str(home / "mlflow" / "artifacts")},
+        }),
         "AIRFLOW_MLOPS_DATA_ROOT": str(home / "data"),
-        "MLFLOW_DEFAULT_ARTIFACT_ROOT": str(home / "mlflow" / "artifacts"),
         "GX_ANALYTICS_ENABLED": "False",
     }
 

@@ -10,7 +10,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from airflow_mlops.core.drift import DRIFT_METHODS
 from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.metrics import TASK_METRICS, CustomMetric, greater_is_better
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
 
@@ -40,14 +42,197 @@ class EstimatorSpec(_Strict):
         return self
 
 
+class CustomMetricSpec(_Strict):
+    """A metric function by import path: ``function(y_true, y_pred) -> float``.
+
+    With ``needs_proba`` it gets the positive class's probability (or the probability matrix)
+    instead of predicted labels.
+    """
+
+    function: str
+    greater_is_better: bool
+    needs_proba: bool = False
+
+
+class SliceCheck(_Strict):
+    """No value of categorical ``column`` with at least ``min_rows`` held-out rows may lose more
+    than ``max_regression`` of ``metric`` (the primary metric when unset)."""
+
+    column: str
+    metric: str | None = None
+    min_rows: int = Field(default=30, ge=1)
+    max_regression: float = Field(default=0.05, ge=0)
+
+
+class BootstrapCheck(_Strict):
+    """A seeded paired bootstrap of the primary metric's gain over the champion.
+
+    The lower bound of its ``confidence`` interval must clear the required improvement.
+    ``seed`` defaults to the model's seed.
+    """
+
+    resamples: int = Field(default=1000, ge=100)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    seed: int | None = None
+
+
+class ApprovalPolicy(_Strict):
+    """When a human decides: ``always``, or when only the checks in ``on`` failed.
+
+    An unanswered request is rejected after ``timeout_hours`` (never, when unset).
+    """
+
+    always: bool = False
+    on: list[Literal["significance", "guardrails", "slices"]] = Field(default_factory=list)
+    timeout_hours: float | None = Field(default=24.0, gt=0)
+
+
 class PromotionPolicy(_Strict):
-    """When a challenger may replace the champion (MLflow MetricThreshold semantics)."""
+    """When a challenger may replace the champion (MLflow MetricThreshold semantics).
+
+    ``greater_is_better`` defaults to the metric's own direction (lower is better for
+    log_loss, rmse and mae); set explicitly, it must agree with it. ``guardrails`` maps a
+    metric to the most it may regress. ``on_failure`` and ``dry_run`` are the shared failure
+    policy of the evaluation gate (a rejected challenger is its failure); ``pool`` names an
+    Airflow pool (create it with one slot) that serialises promotions of the model.
+    """
 
     primary_metric: str = "roc_auc"
-    greater_is_better: bool = True
+    greater_is_better: bool | None = None
     threshold: float | None = None
-    min_absolute_change: float = 0.0
-    min_relative_change: float = 0.0
+    min_absolute_change: float = Field(default=0.0, ge=0)
+    min_relative_change: float = Field(default=0.0, ge=0)
+    guardrails: dict[str, float] = Field(default_factory=dict)
+    slices: SliceCheck | None = None
+    bootstrap: BootstrapCheck | None = None
+    custom_metrics: dict[str, CustomMetricSpec] = Field(default_factory=dict)
+    approval: ApprovalPolicy = ApprovalPolicy()
+    pool: str | None = None
+    on_failure: Literal["fail", "warn", "skip"] = "warn"
+    dry_run: bool = False
+
+    @field_validator("guardrails")
+    @classmethod
+    def _regressions_not_negative(cls, guardrails: dict[str, float]) -> dict[str, float]:
+        negative = sorted(metric for metric, allowed in guardrails.items() if allowed < 0)
+        if negative:
+            raise ValueError(f"the allowed regression of {', '.join(negative)} is negative")
+        return guardrails
+
+    @field_validator("custom_metrics")
+    @classmethod
+    def _custom_names_are_new(cls, custom: dict[str, CustomMetricSpec]) -> dict:
+        clashes = sorted(set(custom) & {m for names in TASK_METRICS.values() for m in names})
+        if clashes:
+            raise ValueError(f"{', '.join(clashes)} is a built-in metric; name it differently")
+        return custom
+
+    def custom(self) -> tuple[CustomMetric, ...]:
+        """The custom metrics, as the scoring code takes them."""
+        return tuple(CustomMetric(name, spec.function, spec.greater_is_better, spec.needs_proba)
+                     for name, spec in self.custom_metrics.items())
+
+    def direction(self, metric: str) -> bool:
+        """Whether higher values of ``metric`` (built-in or custom) are better."""
+        if metric in self.custom_metrics:
+            return self.custom_metrics[metric].greater_is_better
+        return greater_is_better(metric)
+
+    def problems(self, task: str) -> list[tuple[str, str]]:
+        """(field, message) for each metric the policy names that ``task`` cannot produce."""
+        available = (*TASK_METRICS[task], *self.custom_metrics)
+        named = [("primary_metric", self.primary_metric)]
+        named += [(f"guardrails.{metric}", metric) for metric in self.guardrails]
+        if self.slices and self.slices.metric:
+            named.append(("slices.metric", self.slices.metric))
+        found = [
+            (field, f"'{metric}' is not a {task} metric; choose one of {', '.join(available)}")
+            for field, metric in named if metric not in available
+        ]
+        direction, metric = self.greater_is_better, self.primary_metric
+        if not found and direction is not None and direction != self.direction(metric):
+            found.append(("greater_is_better", f"{direction} contradicts '{metric}', for which "
+                          f"{'higher' if self.direction(metric) else 'lower'} is better"))
+        return found
+
+
+def _known_method(method: str | None) -> str | None:
+    if method is not None and method not in DRIFT_METHODS:
+        raise ValueError(
+            f"unknown drift method '{method}'; choose one of {', '.join(DRIFT_METHODS)}"
+        )
+    return method
+
+
+class ColumnDriftSpec(_Strict):
+    """The drift test of one column: an Evidently method and its threshold."""
+
+    method: str | None = None
+    threshold: float | None = Field(default=None, gt=0)
+
+    _method_known = field_validator("method")(_known_method)
+
+
+class RetrainTrigger(_Strict):
+    """When monitoring requests a retrain (hysteresis against retrain storms).
+
+    A window requests one when it drifted (or decayed), at least ``min_drifted`` of the last
+    ``windows`` windows checked against the current champion did too, and no request was
+    made within ``cooldown_hours`` of it.
+    """
+
+    windows: int = Field(default=3, ge=1)
+    min_drifted: int = Field(default=2, ge=1)
+    cooldown_hours: float = Field(default=24.0, ge=0)
+
+    @model_validator(mode="after")
+    def _n_of_m(self) -> RetrainTrigger:
+        if self.min_drifted > self.windows:
+            raise ValueError(
+                f"min_drifted ({self.min_drifted}) exceeds windows ({self.windows})"
+            )
+        return self
+
+
+class QualityPolicy(_Strict):
+    """The champion's quality on labelled windows, once labels have arrived.
+
+    A window has decayed when the metric is worse than the champion's recorded holdout value
+    by more than ``max_decay`` (absolute) or ``max_relative_decay`` (a fraction of it).
+    """
+
+    data_uri: str
+    metric: str | None = None
+    max_decay: float = Field(default=0.05, ge=0)
+    max_relative_decay: float | None = Field(default=None, ge=0)
+
+
+class DriftPolicy(_Strict):
+    """Drift monitoring of the champion, and retraining that confirmed drift requests.
+
+    ``data_uri`` (the window's data, Jinja-templated) defaults to the model's ``data_uri``;
+    ``reference_uri`` replaces the champion's recorded training data; ``prediction`` names
+    a column of model outputs monitored where both data sets have it; ``columns`` sets a
+    method and threshold per column; windows above ``sample_size`` rows are sampled with
+    ``sample_seed`` (the model's ``seed`` when unset). ``schedule`` is the monitor's.
+    """
+
+    schedule: str | None = "@daily"
+    data_uri: str | None = None
+    reference_uri: str | None = None
+    prediction: str | None = None
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+    method: str | None = None
+    threshold: float | None = Field(default=None, gt=0)
+    columns: dict[str, ColumnDriftSpec] = Field(default_factory=dict)
+    sample_size: int | None = Field(default=100_000, gt=0)
+    sample_seed: int | None = None
+    on_failure: Literal["fail", "warn", "skip"] = "warn"
+    dry_run: bool = False
+    trigger: RetrainTrigger = RetrainTrigger()
+    quality: QualityPolicy | None = None
+
+    _method_known = field_validator("method")(_known_method)
 
 
 class ModelConfig(_Strict):
@@ -69,6 +254,31 @@ class ModelConfig(_Strict):
     experiment: str | None = None
     mlflow_conn_id: str = "mlflow_default"
     sensor_timeout_seconds: int = Field(default=6 * 3600, gt=0)
+    drift: DriftPolicy = DriftPolicy()
+
+    @model_validator(mode="after")
+    def _drift_fits_model(self) -> ModelConfig:
+        known = {*(self.features or []), self.target, self.drift.prediction}
+        unknown = sorted(set(self.drift.columns) - known) if self.features else []
+        if unknown:
+            raise ValueError(
+                f"field 'drift.columns': {', '.join(unknown)} not among the features, target "
+                "or prediction"
+            )
+        quality = self.drift.quality
+        if quality and quality.metric and quality.metric not in TASK_METRICS[self.task]:
+            raise ValueError(
+                f"field 'drift.quality.metric': '{quality.metric}' is not a {self.task} metric; "
+                f"choose one of {', '.join(TASK_METRICS[self.task])}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> ModelConfig:
+        problems = self.promotion.problems(self.task)
+        if problems:
+            raise ValueError("; ".join(f"field 'promotion.{f}': {m}" for f, m in problems))
+        return self
 
     @property
     def experiment_name(self) -> str:
@@ -76,20 +286,25 @@ class ModelConfig(_Strict):
         return self.experiment or f"airflow-mlops/{self.name}"
 
 
-def _location(error: dict) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "<root>"
+def _describe(error: dict) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    location = ".".join(str(part) for part in error["loc"])
+    return f"field '{location}': {message}" if location else message
 
 
 def load_model_config(path: str | os.PathLike) -> ModelConfig:
     """Read and validate a model config; relative paths resolve against its folder.
 
-    Environment variables (``$VAR`` or ``${VAR}``) in ``data_uri`` are expanded.
+    Environment variables (``$VAR`` or ``${VAR}``) in ``data_uri`` and the drift section's
+    URIs are expanded.
     """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: model config not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: model config cannot be read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -97,11 +312,26 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
     try:
         config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"field '{_location(e)}': {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_describe(e) for e in exc.errors())
         raise ConfigError(f"{path}: {problems}") from None
     return config.model_copy(
         update={
             "data_uri": os.path.expandvars(config.data_uri),
             "suite": (path.parent / config.suite).resolve(),
+            "drift": _expand_drift_uris(config.drift),
         }
     )
+
+
+def _expand_drift_uris(drift: DriftPolicy) -> DriftPolicy:
+    def expand(uri: str | None) -> str | None:
+        return None if uri is None else os.path.expandvars(uri)
+
+    quality = drift.quality
+    if quality is not None:
+        quality = quality.model_copy(update={"data_uri": expand(quality.data_uri)})
+    return drift.model_copy(update={
+        "data_uri": expand(drift.data_uri),
+        "reference_uri": expand(drift.reference_uri),
+        "quality": quality,
+    })

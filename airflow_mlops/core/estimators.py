@@ -13,11 +13,17 @@ if TYPE_CHECKING:
 
 
 def _import(path: str) -> type:
+    """The scikit-learn estimator class at ``path``; nothing else may be called from a config."""
+    from sklearn.base import BaseEstimator
+
     module_name, _, attribute = path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module_name), attribute)
+        found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError):
         raise ConfigError(f"estimator '{path}' cannot be imported") from None
+    if not (isinstance(found, type) and issubclass(found, BaseEstimator)):
+        raise ConfigError(f"estimator '{path}' is not a scikit-learn estimator class")
+    return found
 
 
 def build_estimator(spec: dict[str, Any]) -> Any:
@@ -27,6 +33,8 @@ def build_estimator(spec: dict[str, Any]) -> Any:
     if spec.get("steps"):
         steps = [build_estimator(step) for step in spec["steps"]]
         return Pipeline([(f"{type(s).__name__.lower()}_{i}", s) for i, s in enumerate(steps)])
+    if "class" not in spec:
+        raise ConfigError(f"estimator spec needs 'class' or 'steps'; got keys {sorted(spec)}")
     try:
         return _import(spec["class"])(**spec.get("params", {}))
     except TypeError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from airflow_mlops.core import ledger
 from airflow_mlops.core.errors import ChampionChangedError, RegistryError
 
 if TYPE_CHECKING:
@@ -13,7 +14,10 @@ if TYPE_CHECKING:
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
+PROMOTE, ROLLBACK = "promote", "rollback"
 TAG_PREFIX = "airflow_mlops."
+# What registries answer for an unset alias or an unknown model (MLflow uses the first two).
+NOT_FOUND_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 
 
 def tag(name: str) -> str:
@@ -22,13 +26,19 @@ def tag(name: str) -> str:
 
 
 def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
-    """The version ``alias`` points at, or None when it is unset or the model is new."""
+    """The version ``alias`` points at, or None when it is unset or the model is new.
+
+    Any other failure (network, permissions) propagates: reading "no champion" by mistake
+    would let a promotion skip the compare-and-set.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return str(client.get_model_version_by_alias(model, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in NOT_FOUND_CODES:
+            return None
+        raise
 
 
 def set_version_tags(client: MlflowClient, model: str, version: str, tags: dict) -> None:
@@ -38,34 +48,153 @@ def set_version_tags(client: MlflowClient, model: str, version: str, tags: dict)
         client.set_model_version_tag(model, version, tag(key), text)
 
 
+def set_alias(
+    client: MlflowClient,
+    model: str,
+    alias: str,
+    version: str,
+    *,
+    action: str,
+    reason: str = "",
+    lineage: dict[str, str] | None = None,
+) -> bool:
+    """Point ``alias`` at ``version`` and record the move in the ledger.
+
+    Returns False when there was nothing to move: the alias already pointed there, or this
+    DAG run (``lineage``'s dag_id and run_id) already moved it.
+    """
+    version, lineage = str(version), lineage or {}
+    entry = _own_entry(client, model, alias, action, lineage)
+    if entry is not None and entry.done:
+        return False
+    if entry is None:
+        current = alias_version(client, model, alias)
+        if current == version:
+            return False
+        entry = ledger.begin(client, model=model, alias=alias, from_version=current,
+                             to_version=version, action=action, reason=reason, lineage=lineage)
+    client.set_registered_model_alias(model, alias, version)
+    ledger.finish(client, entry)
+    return True
+
+
 def promote(
-    client: MlflowClient, model: str, version: str, *, expected_champion: str | None
+    client: MlflowClient,
+    model: str,
+    version: str,
+    *,
+    expected_champion: str | None,
+    reason: str = "",
+    lineage: dict[str, str] | None = None,
 ) -> dict:
     """Move ``champion`` to ``version`` only if it still points at ``expected_champion``.
 
-    Writes go previous_champion first, champion last, so a crash at any point leaves a
-    state that a re-run completes; a re-run after success changes nothing.
+    The old champion becomes ``previous_champion``. The move is written to the ledger first
+    (in progress), then previous_champion, then champion, then the entry is completed: a
+    re-run of the same DAG run completes an interrupted move, and does nothing after a
+    completed one, even when later runs have moved the champion since.
     """
+    version = str(version)
+    expected = None if expected_champion is None else str(expected_champion)
+    lineage = lineage or {}
+    result = {"model": model, "champion": version, "previous_champion": expected,
+              "moved": False}
+    entry = _own_entry(client, model, CHAMPION, PROMOTE, lineage)
+    if entry is not None and entry.done:
+        return {**result, "previous_champion": entry.from_version}
     current = alias_version(client, model, CHAMPION)
-    if current == version:
-        return {"model": model, "champion": version, "previous_champion": expected_champion,
-                "moved": False}
-    if current != expected_champion:
+    if entry is None:
+        if current == version:
+            return result
+        if current != expected:
+            raise ChampionChangedError(
+                f"model '{model}': champion is version {current}, but the evaluation compared "
+                f"against {expected}; nothing was moved, re-evaluate first"
+            )
+        entry = ledger.begin(client, model=model, alias=CHAMPION, from_version=expected,
+                             to_version=version, action=PROMOTE, reason=reason, lineage=lineage)
+    elif current not in (entry.from_version, entry.to_version):
+        ledger.finish(client, entry, ledger.ABANDONED)
         raise ChampionChangedError(
-            f"model '{model}': champion is version {current}, but the evaluation compared "
-            f"against {expected_champion}; nothing was moved, re-evaluate first"
+            f"model '{model}': champion is version {current}; the interrupted promotion from "
+            f"{entry.from_version} to {entry.to_version} was abandoned and nothing was moved"
         )
-    if expected_champion is not None:
-        client.set_registered_model_alias(model, PREVIOUS_CHAMPION, expected_champion)
-    client.set_registered_model_alias(model, CHAMPION, version)
+    _complete(client, entry)
+    return {**result, "previous_champion": entry.from_version, "moved": True}
+
+
+def rollback(
+    client: MlflowClient,
+    model: str,
+    *,
+    lineage: dict[str, str],
+    reason: str = "",
+    expected_champion: str | None = None,
+) -> dict:
+    """Point ``champion`` back at ``previous_champion``, which takes the rolled-back version.
+
+    With ``expected_champion``, only if the champion is still that version. Recorded in the
+    ledger like a promotion; a re-run of the same DAG run (``lineage``) does not roll back
+    twice. Rolling back again undoes the rollback.
+    """
+    entry = _own_entry(client, model, CHAMPION, ROLLBACK, lineage)
+    if entry is not None and entry.done:
+        return {"model": model, "champion": entry.to_version,
+                "previous_champion": entry.from_version, "moved": False}
+    current = alias_version(client, model, CHAMPION)
+    if entry is None:
+        target = alias_version(client, model, PREVIOUS_CHAMPION)
+        if current is None:
+            raise RegistryError(f"model '{model}' has no champion: nothing to roll back")
+        if expected_champion is not None and current != str(expected_champion):
+            raise ChampionChangedError(
+                f"model '{model}': champion is version {current}, not {expected_champion}; "
+                "nothing was rolled back"
+            )
+        if target is None or target == current:
+            raise RegistryError(
+                f"model '{model}': no previous_champion other than champion v{current} to roll "
+                "back to"
+            )
+        entry = ledger.begin(client, model=model, alias=CHAMPION, from_version=current,
+                             to_version=target, action=ROLLBACK, reason=reason, lineage=lineage)
+    elif current not in (entry.from_version, entry.to_version):
+        ledger.finish(client, entry, ledger.ABANDONED)
+        raise ChampionChangedError(
+            f"model '{model}': champion is version {current}; the interrupted rollback from "
+            f"{entry.from_version} to {entry.to_version} was abandoned and nothing was moved"
+        )
+    _complete(client, entry)
+    set_version_tags(client, model, entry.from_version, {
+        "status": "rolled_back",
+        "rolled_back_by": f"{lineage.get('dag_id')}/{lineage.get('run_id')}",
+    })
+    return {"model": model, "champion": entry.to_version,
+            "previous_champion": entry.from_version, "moved": True}
+
+
+def _own_entry(client: MlflowClient, model: str, alias: str, action: str,
+               lineage: dict[str, str]) -> ledger.Entry | None:
+    """The ledger entry of this DAG run's move; None without a DAG run to key it on."""
+    if not lineage.get("run_id"):
+        return None
+    return ledger.find(client, model, ledger.entry_key(model, alias, action, lineage))
+
+
+def _complete(client: MlflowClient, entry: ledger.Entry) -> None:
+    """Carry out a champion move the ledger records: previous_champion, then champion."""
+    model = entry.model
+    if entry.from_version is not None:
+        client.set_registered_model_alias(model, PREVIOUS_CHAMPION, entry.from_version)
+    client.set_registered_model_alias(model, CHAMPION, entry.to_version)
     after = alias_version(client, model, CHAMPION)
-    if after != version:
+    if after != entry.to_version:
+        ledger.finish(client, entry, ledger.ABANDONED)
         raise ChampionChangedError(
-            f"model '{model}': champion is version {after} right after moving it to {version}; "
-            "another promoter wrote concurrently"
+            f"model '{model}': champion is version {after} right after moving it to "
+            f"{entry.to_version}; another promoter wrote concurrently"
         )
-    return {"model": model, "champion": version, "previous_champion": expected_champion,
-            "moved": True}
+    ledger.finish(client, entry)
 
 
 def ensure_registered_model(client: MlflowClient, model: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.errors import ConfigError, RegistryError
 
 TRUSTED_TYPES = frozenset({
     # Node storage of tree models; scikit-learn builds it, skops cannot vouch for it.
@@ -39,6 +39,24 @@ def trusted_types_for(model: Any) -> list[str]:
             "they could run code or read memory when the model is loaded"
         )
     return sorted(needed)
+
+
+def check_loadable(flavor: dict, where: str) -> None:
+    """Refuse a logged model whose MLmodel asks for pickle or for types outside the allow-list.
+
+    ``flavor`` is the model's ``sklearn`` flavor config; MLflow loads with the trusted types
+    it lists, so a tampered MLmodel could otherwise trust anything.
+    """
+    if flavor.get("serialization_format") != "skops":
+        raise RegistryError(
+            f"{where}: serialized as {flavor.get('serialization_format')!r}, not 'skops'; "
+            "refusing to load it (pickle formats can run code)"
+        )
+    refused = sorted(set(flavor.get("skops_trusted_types") or []) - TRUSTED_TYPES)
+    if refused:
+        raise RegistryError(
+            f"{where}: trusts types outside the reviewed allow-list {refused}; refusing to load it"
+        )
 
 
 def runtime_requirements() -> list[str]:

@@ -10,6 +10,7 @@ from airflow_mlops.core.estimators import build_model
 from airflow_mlops.core.metrics import score
 from airflow_mlops.core.serialization import runtime_requirements, trusted_types_for
 from airflow_mlops.core.splits import split
+from airflow_mlops.core.tracking import ensure_experiment
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +53,12 @@ def _earlier_version(client: MlflowClient, model: str, experiment_id: str, key: 
     return None
 
 
+def _mark_challenger(client: MlflowClient, model: str, version: str,
+                     lineage: dict[str, str]) -> None:
+    registry.set_alias(client, model, registry.CHALLENGER, version, action="train",
+                       reason="newest trained candidate", lineage=lineage)
+
+
 def train_challenger(
     frame: pd.DataFrame,
     *,
@@ -64,11 +71,13 @@ def train_challenger(
     holdout_fraction: float,
     seed: int,
     lineage: dict[str, str],
+    artifact_location: str | None = None,
 ) -> dict:
     """Fit the configured model on the training split and register it as ``challenger``.
 
     ``lineage`` holds dag_id, run_id, data_uri and data_fingerprint; a second call with the
     same dag_id, run_id and fingerprint reuses the version the first one registered.
+    A new experiment keeps its artifacts at ``artifact_location``.
     """
     import mlflow
     import mlflow.sklearn
@@ -76,11 +85,11 @@ def train_challenger(
 
     client = mlflow.MlflowClient()
     registry.ensure_registered_model(client, model_name)
-    experiment_id = mlflow.set_experiment(experiment_name).experiment_id
+    experiment_id = ensure_experiment(experiment_name, artifact_location)
     key = run_key(lineage)
     earlier = _earlier_version(client, model_name, experiment_id, key)
     if earlier:
-        client.set_registered_model_alias(model_name, registry.CHALLENGER, earlier["version"])
+        _mark_challenger(client, model_name, earlier["version"], lineage)
         return {**earlier, "reused": True}
 
     parts = split(frame, target=target, features=features, holdout_fraction=holdout_fraction,
@@ -90,8 +99,10 @@ def train_challenger(
     with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
         model.fit(parts.train_features, parts.train_target)
         metrics = score(model, parts.holdout_features, parts.holdout_target, task)
-        mlflow.log_params(_flat_params(estimator) | {"holdout_fraction": holdout_fraction,
-                                                      "seed": seed, "rows_train": len(parts.train_target)})
+        mlflow.log_params(_flat_params(estimator) | {
+            "holdout_fraction": holdout_fraction, "seed": seed,
+            "rows_train": len(parts.train_target),
+        })
         mlflow.log_metrics(metrics)
         signature = infer_signature(parts.train_features, model.predict(parts.train_features))
         info = mlflow.sklearn.log_model(
@@ -103,5 +114,5 @@ def train_challenger(
             info.model_uri, model_name, tags={registry.tag(k): v for k, v in lineage.items()}
         ).version
     version = str(version)
-    client.set_registered_model_alias(model_name, registry.CHALLENGER, version)
+    _mark_challenger(client, model_name, version, lineage)
     return {"run_id": run.info.run_id, "version": version, "metrics": metrics, "reused": False}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
 
+from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.core.tracking import TrackingTarget, tracking_session
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ class MlflowHook(BaseHook):
     The connection's host is the tracking URI (``http://...``, ``https://...``,
     ``databricks``, or a database URI such as ``sqlite:////path/mlflow.db``); login and
     password (or a token in the password field) authenticate; the ``registry_uri`` extra
-    points at a separate registry.
+    points at a separate registry and ``artifact_location`` says where new experiments
+    keep their artifacts.
 
     :param mlflow_conn_id: connection that has the tracking URI and credentials.
     """
@@ -39,13 +41,16 @@ class MlflowHook(BaseHook):
         """Tracking and registry URIs and credentials from the connection."""
         conn = self.get_connection(self.mlflow_conn_id)
         if not conn.host:
-            raise ValueError(f"connection '{self.mlflow_conn_id}': host (the tracking URI) is empty")
+            raise ConfigError(
+                f"connection '{self.mlflow_conn_id}': host (the tracking URI) is empty"
+            )
         extra = conn.extra_dejson
         password = conn.password or None
         token = extra.get("token") or (password if not conn.login else None)
         return TrackingTarget(
             tracking_uri=conn.host,
             registry_uri=extra.get("registry_uri") or None,
+            artifact_location=extra.get("artifact_location") or None,
             username=conn.login or None,
             password=password if conn.login else None,
             token=token,
@@ -58,7 +63,11 @@ class MlflowHook(BaseHook):
             yield
 
     def get_client(self) -> MlflowClient:
-        """A client bound to this connection's tracking and registry URIs."""
+        """A client bound to this connection's tracking and registry URIs.
+
+        MLflow reads credentials from the environment on every request: against a server
+        that needs them, use the client inside :meth:`session`.
+        """
         from mlflow import MlflowClient
 
         target = self.get_target()

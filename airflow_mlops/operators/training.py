@@ -71,7 +71,8 @@ class TrainChallengerOperator(BaseOperator):
         try:
             frame = read_table(self.data_uri)
             data_fingerprint = fingerprint(frame)
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+            with hook.session():
                 result = train_challenger(
                     frame,
                     model_name=self.model_name,
@@ -85,6 +86,7 @@ class TrainChallengerOperator(BaseOperator):
                     lineage=run_lineage(
                         context, data_uri=self.data_uri, data_fingerprint=data_fingerprint
                     ),
+                    artifact_location=hook.get_target().artifact_location,
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None

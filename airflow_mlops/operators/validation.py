@@ -2,54 +2,175 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.errors import ConfigError, DataError, SuiteError
+from airflow_mlops.core.failure import FailurePolicy
+from airflow_mlops.hooks.mlflow import MlflowHook
+from airflow_mlops.operators.failure import enforce
+from airflow_mlops.operators.links import (
+    REPORT_XCOM_KEY,
+    ReportLink,
+    default_results_uri,
+    storage_path,
+)
 
 if TYPE_CHECKING:
+    import pandas as pd
     from airflow.sdk import Context
+
+    from airflow_mlops.core.validation import ValidationSummary
+
+MAX_QUERY_NAME = 100
 
 
 class ValidateDataOperator(BaseOperator):
     """
-    Validate a data set against a Great Expectations suite file.
+    Validate a data set against a Great Expectations suite; act on failure by policy.
 
-    Pushes a small summary (counts and the failed expectations) as the return value;
-    fails without retrying when the data breaks the suite or cannot be read.
+    The data is a CSV or Parquet file (``data_uri``) or the result of a SQL query (``sql``
+    on connection ``conn_id``). GX runs in an ephemeral context, nothing is loaded when the
+    DAG is parsed, and the input is only ever read.
 
-    :param data_uri: CSV or Parquet file, local path or fsspec URI. (templated)
-    :param suite: path of a GX 1.x ExpectationSuite JSON file. (templated)
+    The task pushes a summary of at most 4 KB as its return value (``success``, ``rows``,
+    ``evaluated``, ``failed``, and per failed expectation its column, type, observed value,
+    unexpected percent and up to 5 example values). The full GX result (JSON) and an HTML
+    report go to the MLflow run ``mlflow_run_id`` when given, else under ``results_uri``; the
+    task's "Report" link opens it. The summary is pushed before any failure is raised.
+
+    :param data_uri: CSV or Parquet file: a local path, ``file://`` or object-storage URI
+        (``s3://conn_id@bucket/key``), read through ObjectStoragePath. (templated)
+    :param suite: a GX 1.x ExpectationSuite JSON file or, with ``context_root_dir``, the name
+        of a suite stored in that GX project. (templated)
+    :param sql: a query whose result is validated instead of a file. (templated)
+    :param conn_id: SQL connection the query runs on (a common.sql DbApiHook).
+    :param on_failure: ``fail`` (no retry), ``warn`` (succeed, log a warning) or ``skip``
+        (skip this task and its downstream tasks).
+    :param dry_run: report only: never fail or skip, and quarantine nothing.
+    :param quarantine_to: folder a failing batch is copied into (never moved). (templated)
+    :param results_uri: folder for the JSON result and HTML report; by default
+        ``<[mlops] results_base_uri>/validation/<dag_id>/<run_id>/<task_id>``. (templated)
+    :param mlflow_run_id: MLflow run that receives the reports as artifacts instead. (templated)
+    :param mlflow_conn_id: connection of the MLflow tracking server.
+    :param context_root_dir: folder of a GX project (``great_expectations.yml``) whose
+        stored suites ``suite`` may name. (templated)
     """
 
-    template_fields: Sequence[str] = ("data_uri", "suite")
+    template_fields: Sequence[str] = (
+        "data_uri", "suite", "sql", "quarantine_to", "results_uri", "mlflow_run_id",
+        "context_root_dir",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers = {"sql": "sql"}
+    operator_extra_links = (ReportLink(),)
 
-    def __init__(self, *, data_uri: str, suite: str, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        suite: str,
+        data_uri: str | None = None,
+        sql: str | None = None,
+        conn_id: str | None = None,
+        on_failure: str = "fail",
+        dry_run: bool = False,
+        quarantine_to: str | None = None,
+        results_uri: str | None = None,
+        mlflow_run_id: str | None = None,
+        mlflow_conn_id: str = MlflowHook.default_conn_name,
+        context_root_dir: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
-        self.data_uri = data_uri
+        if (data_uri is None) == (sql is None):
+            raise ConfigError(f"{self.task_id}: give exactly one of data_uri or sql")
+        if sql is not None and not conn_id:
+            raise ConfigError(f"{self.task_id}: sql needs conn_id, the connection to run it on")
+        FailurePolicy(on_failure=on_failure, dry_run=dry_run)
         self.suite = suite
+        self.data_uri = data_uri
+        self.sql = sql
+        self.conn_id = conn_id
+        self.on_failure = on_failure
+        self.dry_run = dry_run
+        self.quarantine_to = quarantine_to
+        self.results_uri = results_uri
+        self.mlflow_run_id = mlflow_run_id
+        self.mlflow_conn_id = mlflow_conn_id
+        self.context_root_dir = context_root_dir
+
+    @property
+    def data_name(self) -> str:
+        """How messages and reports name the data set."""
+        if self.data_uri is not None:
+            return self.data_uri
+        query = re.sub(r"\s+", " ", self.sql).strip()
+        if len(query) > MAX_QUERY_NAME:
+            query = query[: MAX_QUERY_NAME - 3] + "..."
+        return f"query on {self.conn_id}: {query}"
 
     def execute(self, context: Context) -> dict:
-        from airflow_mlops.core.io import read_table
-        from airflow_mlops.core.validation import validate_frame
+        from airflow_mlops.core.validation import check_data, resolve_suite
 
+        policy = FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run)
         try:
-            summary, _ = validate_frame(
-                read_table(self.data_uri), self.suite, data_name=self.data_uri
-            )
-        except MlopsError as exc:
+            suite = resolve_suite(self.suite, self.context_root_dir)
+            validation, frame = check_data(self._read, suite, data_name=self.data_name)
+        except (SuiteError, ConfigError) as exc:  # a broken suite or setup: always fail
             raise AirflowFailException(str(exc)) from None
-        result = summary.to_dict()
-        if not summary.success:
-            context["ti"].xcom_push(key="return_value", value=result)
-            raise AirflowFailException(
-                f"{self.data_uri}: {summary.failed} of {summary.evaluated} expectations in "
-                f"{self.suite} failed: {summary.describe_failures()}. "
-                "Details are in this task's XCom 'return_value'."
-            )
-        self.log.info("%s: %d rows passed %d expectations", self.data_uri, summary.rows,
-                      summary.evaluated)
-        return result
+        summary, result = validation.summary, validation.result
+        if not summary.success and self.quarantine_to and not policy.dry_run:
+            summary = replace(summary, quarantined_to=self._quarantine(frame))
+        summary = replace(summary, report=self._store_reports(context, summary, result))
+        context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.report)
+        output = summary.to_dict()
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="return_value", value=output)
+        self.log.info("%s. Report: %s", summary.headline(), summary.report)
+        enforce(policy.decide(passed=summary.success, reason=summary.failure_message()), self.log)
+        return output
+
+    def _read(self) -> pd.DataFrame:
+        from airflow_mlops.core.io import read_table
+
+        if self.data_uri is not None:
+            return read_table(storage_path(self.data_uri), name=self.data_uri)
+        return self._read_query()
+
+    def _read_query(self) -> pd.DataFrame:
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+        from airflow_mlops.core.io import require_rows, short
+
+        hook = BaseHook.get_connection(self.conn_id).get_hook()
+        if not isinstance(hook, DbApiHook):
+            raise ConfigError(f"connection {self.conn_id!r} is not a SQL connection")
+        try:
+            frame = hook.get_df(self.sql, df_type="pandas")
+        except Exception as exc:  # each database driver raises its own error types
+            raise DataError(f"{self.data_name}: the query failed: {short(exc)}") from None
+        return require_rows(frame, self.data_name)
+
+    def _quarantine(self, frame: pd.DataFrame | None) -> str | None:
+        from airflow_mlops.core.quarantine import quarantine_file, quarantine_frame
+
+        folder = storage_path(self.quarantine_to)
+        if self.data_uri is not None:
+            source = storage_path(self.data_uri)
+            return quarantine_file(source, folder) if source.exists() else None
+        return None if frame is None else quarantine_frame(frame, folder, f"{self.task_id}.parquet")
+
+    def _store_reports(self, context: Context, summary: ValidationSummary, result: dict) -> str:
+        from airflow_mlops.core.reports import log_reports_to_mlflow, write_reports
+
+        if self.mlflow_run_id:
+            client = MlflowHook(mlflow_conn_id=self.mlflow_conn_id).get_client()
+            return log_reports_to_mlflow(client, self.mlflow_run_id, summary, result,
+                                         artifact_path=f"validation/{self.task_id}")
+        folder = self.results_uri or default_results_uri(context, "validation")
+        return write_reports(storage_path(folder), summary, result)

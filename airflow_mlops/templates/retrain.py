@@ -12,6 +12,11 @@ from airflow_mlops.operators.registry import PromoteChallengerOperator, RejectCh
 from airflow_mlops.operators.training import TrainChallengerOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
+from airflow_mlops.templates.drift import (
+    REQUESTED_WINDOW,
+    requested_window_ds,
+    retrain_schedule,
+)
 
 DEFAULT_ARGS = {
     "retries": 2,
@@ -46,11 +51,16 @@ def summarize(validation: dict, decision: dict) -> dict:
 
 
 def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
-    """The retrain-and-compare DAG of one model config."""
+    """The retrain-and-compare DAG of one model config.
+
+    It runs on the config's cron and whenever drift monitoring requests a retrain (see
+    :mod:`airflow_mlops.templates.drift`); such a run reads the requesting window's partition.
+    """
     start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.timezone.utc)
     common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id}
+    data_uri = REQUESTED_WINDOW + config.data_uri
     data = {
-        "data_uri": config.data_uri,
+        "data_uri": data_uri,
         "target": config.target,
         "features": config.features,
         "task": config.task,
@@ -60,22 +70,23 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     with DAG(
         dag_id=dag_id or f"nightly_retrain_{config.name}",
         description=f"Validate, retrain and compare {config.name} against its champion",
-        schedule=config.schedule,
+        schedule=retrain_schedule(config),
         start_date=start,
         catchup=False,
         max_active_runs=1,
         default_args={**DEFAULT_ARGS, "owner": config.owner},
         tags=["airflow-mlops", "retrain", config.name],
+        user_defined_macros={"requested_window_ds": requested_window_ds},
     ) as dag:
         wait = DataPartitionSensor(
             task_id="wait_for_data",
-            uri=config.data_uri,
+            uri=data_uri,
             mode="reschedule",
             poke_interval=60,
             timeout=config.sensor_timeout_seconds,
         )
         validate = ValidateDataOperator(
-            task_id="validate", data_uri=config.data_uri, suite=str(config.suite)
+            task_id="validate", data_uri=data_uri, suite=str(config.suite)
         )
         train = TrainChallengerOperator(
             task_id="train",

@@ -1,0 +1,107 @@
+"""Export: copy a checked model version to a serving location (a folder or object storage)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airflow_mlops.core.errors import RegistryError
+from airflow_mlops.core.fetch import fetch_version, verify_smoke_checked
+from airflow_mlops.core.io import StoragePath, as_path, short
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+MARKER = "airflow_mlops_export.json"
+
+
+def read_marker(target: StoragePath) -> dict | None:
+    """What an earlier export wrote to ``target``; None when nothing was exported there."""
+    try:
+        with (target / MARKER).open("rb") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"{target / MARKER}: cannot be read: {short(exc)}") from None
+
+
+def _write_marker(target: StoragePath, marker: dict) -> None:
+    with (target / MARKER).open("wb") as handle:
+        handle.write(json.dumps(marker, indent=2).encode())
+
+
+def _has_entries(target: StoragePath) -> bool:
+    try:
+        return any(True for _ in target.iterdir())
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        raise RegistryError(f"{target}: is a file, not a folder to export into") from None
+
+
+def export_version(
+    client: MlflowClient,
+    *,
+    model_name: str,
+    version: str,
+    target: str | os.PathLike[str] | StoragePath,
+    lineage: dict[str, str],
+) -> dict:
+    """Copy the files of ``models:/model_name/version`` into the folder ``target``.
+
+    The folder then loads with ``mlflow.pyfunc.load_model`` like the registered version.
+    Its marker file (``airflow_mlops_export.json``) names the version and the SHA-256 of
+    its files; it says ``"complete": false`` while files are being replaced, so a consumer
+    can tell. Exporting the version the folder already holds changes nothing; files of the
+    previous export that the new one lacks are removed. A folder with other content and no
+    marker is refused, never overwritten.
+
+    :raises RegistryError: the target holds something else, or the version cannot be
+        fetched, failed its smoke check or changed since.
+    """
+    target = as_path(target)
+    previous = read_marker(target)
+    if previous is None and _has_entries(target):
+        raise RegistryError(
+            f"{target}: is not empty and holds no {MARKER}; refusing to export "
+            f"model '{model_name}' v{version} over its content"
+        )
+    with tempfile.TemporaryDirectory(prefix="airflow-mlops-export-") as folder:
+        fetched = fetch_version(client, model_name, str(version), Path(folder))
+        smoke_checked = verify_smoke_checked(client, fetched)
+        summary = {"model": model_name, "version": fetched.version, "target": str(target),
+                   "digest": fetched.digest, "smoke_checked": smoke_checked}
+        if previous and previous.get("complete") and (
+            (previous.get("model"), previous.get("version"), previous.get("digest"))
+            == (model_name, fetched.version, fetched.digest)
+        ):
+            return {**summary, "changed": False}
+        files = sorted(p.relative_to(fetched.path).as_posix()
+                       for p in fetched.path.rglob("*") if p.is_file())
+        earlier = set((previous or {}).get("files", [])) | set((previous or {}).get("stale", []))
+        marker = {"model": model_name, "version": fetched.version, "digest": fetched.digest,
+                  "files": files, "stale": sorted(earlier - set(files)),
+                  "exported_by": f"{lineage['dag_id']}/{lineage['run_id']}", "complete": False}
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            _write_marker(target, marker)
+            for name in files:
+                destination = target / name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with (fetched.path / name).open("rb") as reader, destination.open("wb") as writer:
+                    shutil.copyfileobj(reader, writer)
+            for name in marker["stale"]:
+                with suppress(FileNotFoundError):
+                    (target / name).unlink()
+            _write_marker(target, {**marker, "stale": [], "complete": True})
+        except OSError as exc:
+            raise RegistryError(
+                f"{fetched.label}: cannot be exported to {target}: {short(exc)}"
+            ) from None
+    return {**summary, "changed": True}

@@ -1,0 +1,179 @@
+"""The champion's quality on a labelled window, against what it scored when it was trained.
+
+Labels often arrive days after the features. Once a window is labelled, the champion is
+scored on it and compared with the metric its training run logged on the holdout; a drop
+beyond the policy is *decay*, and counts towards a retrain like drift does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.core import registry
+from airflow_mlops.core.drift import NoChampionError, fit_summary
+from airflow_mlops.core.drift_history import CheckedWindow, Window, record_window
+from airflow_mlops.core.errors import DataError, RegistryError
+from airflow_mlops.core.failure import FailurePolicy
+from airflow_mlops.core.io import read_table, require_rows
+from airflow_mlops.core.metrics import greater_is_better, score
+from airflow_mlops.core.splits import feature_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RESULT_FILE = "quality_result.json"
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """The champion's metric on one labelled window, and whether it decayed."""
+
+    model: str
+    champion_version: str
+    metric: str
+    baseline: float
+    value: float
+    rows: int
+    max_decay: float
+    max_relative_decay: float | None
+
+    @property
+    def decay(self) -> float:
+        """How much worse than the baseline (negative: better), in the metric's units."""
+        change = self.baseline - self.value
+        return change if greater_is_better(self.metric) else -change
+
+    @property
+    def relative_decay(self) -> float | None:
+        """``decay`` as a fraction of the baseline; None for a zero baseline."""
+        return self.decay / abs(self.baseline) if self.baseline else None
+
+    @property
+    def decayed(self) -> bool:
+        """Whether the decay exceeds the absolute or the relative limit."""
+        relative = self.relative_decay
+        return self.decay > self.max_decay or (
+            self.max_relative_decay is not None and relative is not None
+            and relative > self.max_relative_decay
+        )
+
+    def reason(self) -> str:
+        """One line: the metric now, at training, and the limit."""
+        limits = f"max decay {self.max_decay}"
+        if self.max_relative_decay is not None:
+            limits += f" or {self.max_relative_decay:.0%}"
+        return (f"model '{self.model}' v{self.champion_version}: {self.metric} {self.value:.4f} "
+                f"on {self.rows} labelled rows, {self.baseline:.4f} at training "
+                f"(decay {self.decay:.4f}; {limits})")
+
+    def summary(self, **context: Any) -> dict:
+        """JSON-ready, at most 4 KB."""
+        return fit_summary({**context, "monitor": "quality", "drifted": self.decayed,
+                            **asdict(self), "decay": self.decay,
+                            "relative_decay": self.relative_decay})
+
+
+def check_quality(
+    frame: pd.DataFrame,
+    *,
+    model_name: str,
+    target: str,
+    features: list[str] | None,
+    task: str,
+    metric: str,
+    max_decay: float,
+    max_relative_decay: float | None = None,
+    data_name: str = "labelled window",
+) -> QualityResult:
+    """Score the champion on the labelled rows of ``frame`` and compare with its training.
+
+    :raises NoChampionError: the model has no champion.
+    :raises RegistryError: the champion's training run did not log ``metric``.
+    :raises DataError: no labelled rows, missing columns, or the metric cannot be computed.
+    """
+    import mlflow
+
+    from airflow_mlops.core.evaluation import _load
+
+    client = mlflow.MlflowClient()
+    version = registry.alias_version(client, model_name, registry.CHAMPION)
+    if version is None:
+        raise NoChampionError(f"model '{model_name}' has no champion yet: nothing to score")
+    if target not in frame.columns:
+        raise DataError(f"{data_name}: label column '{target}' missing; it has "
+                        f"{', '.join(map(str, frame.columns))}")
+    labelled = require_rows(frame[frame[target].notna()], f"{data_name} (labelled rows)")
+    columns = feature_columns(labelled, target, features)
+    logged = client.get_run(client.get_model_version(model_name, version).run_id).data.metrics
+    if metric not in logged:
+        raise RegistryError(
+            f"model '{model_name}' v{version}: its training run logged no '{metric}' "
+            f"(it has {', '.join(sorted(logged)) or 'none'}); choose drift.quality.metric"
+        )
+    metrics = score(_load(model_name, version), labelled[columns], labelled[target], task)
+    if metric not in metrics:
+        raise DataError(
+            f"{data_name}: '{metric}' cannot be computed on these labels (it needs two "
+            f"classes); computed: {', '.join(metrics)}"
+        )
+    return QualityResult(
+        model=model_name, champion_version=version, metric=metric, baseline=logged[metric],
+        value=metrics[metric], rows=len(labelled.index), max_decay=max_decay,
+        max_relative_decay=max_relative_decay,
+    )
+
+
+def monitor_quality(
+    *,
+    model_name: str,
+    experiment_name: str,
+    window: Window,
+    data_uri: str,
+    target: str,
+    features: list[str] | None,
+    task: str,
+    metric: str,
+    max_decay: float,
+    policy: FailurePolicy,
+    lineage: dict[str, str],
+    max_relative_decay: float | None = None,
+    artifact_location: str | None = None,
+    read: Callable[[str], pd.DataFrame] = read_table,
+) -> CheckedWindow:
+    """Score the champion on a labelled window and record it in the monitoring history.
+
+    Unusable data (unreadable, no labelled rows, a column missing) is a failed check with the
+    reason, recorded too.
+
+    :raises NoChampionError: the model has no champion.
+    :raises RegistryError: the champion's training run did not log ``metric``.
+    """
+    context = {"model": model_name, "current": data_uri, "window": window.to_dict()}
+    result = None
+    try:
+        result = check_quality(read(data_uri), model_name=model_name, target=target,
+                               features=features, task=task, metric=metric,
+                               max_decay=max_decay, max_relative_decay=max_relative_decay,
+                               data_name=data_uri)
+        reason = result.reason()
+    except DataError as exc:
+        reason = str(exc)
+    summary = (result.summary(**context) if result is not None else
+               fit_summary({**context, "monitor": "quality", "drifted": None, "error": reason}))
+    recorded = record_window(
+        experiment_name=experiment_name, monitor="quality", window=window,
+        drifted=None if result is None else result.decayed,
+        champion_version=None if result is None else result.champion_version,
+        metrics={} if result is None else {metric: result.value, "decay": result.decay},
+        files={RESULT_FILE: json.dumps(summary, indent=2)}, report_file=RESULT_FILE,
+        lineage=lineage, artifact_location=artifact_location,
+    )
+    verdict = policy.decide(passed=result is not None and not result.decayed,
+                            reason=f"quality of {reason}. Report: {recorded['report']}")
+    context |= {"report": recorded["report"], "verdict": verdict.to_dict()}
+    summary = (result.summary(**context) if result is not None else
+               fit_summary({**context, "monitor": "quality", "drifted": None, "error": reason}))
+    return CheckedWindow(summary, verdict)

@@ -1,0 +1,132 @@
+"""build_drift_dag: drift (and quality) monitoring of one model, requesting retrains by Asset.
+
+The monitor emits an event of the model's retrain asset (:func:`retrain_asset`) when drift
+or decay is confirmed; the retrain template is scheduled on its cron *or* that asset. A run
+the asset triggered has no logical date, so its data URI takes ``ds`` from the window that
+requested it (:data:`REQUESTED_WINDOW`, :func:`requested_window_ds`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_mlops.core.config import ModelConfig
+from airflow_mlops.operators.drift import DriftCheckOperator, RequestRetrainOperator
+from airflow_mlops.operators.quality import ModelQualityOperator
+from airflow_mlops.sensors.data import DataPartitionSensor
+
+DEFAULT_ARGS = {
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+# Prefixed to the retrain template's data URI: defines ``ds``/``ds_nodash`` for asset runs.
+REQUESTED_WINDOW = (
+    "{% if ds is not defined %}"
+    "{% set ds = requested_window_ds(triggering_asset_events, dag_run) %}"
+    "{% set ds_nodash = ds | replace('-', '') %}"
+    "{% endif %}"
+)
+
+
+def retrain_asset(model: str) -> Asset:
+    """The asset whose events request a retrain of ``model``."""
+    return Asset(name=f"airflow-mlops/{model}/retrain-requested", uri=f"mlops://{model}/retrain")
+
+
+def retrain_schedule(config: ModelConfig) -> Any:
+    """The model's retrain cron (UTC) or its retrain asset; the asset alone without a cron."""
+    asset = retrain_asset(config.name)
+    if config.schedule is None:
+        return asset
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(config.schedule, timezone="UTC"), assets=asset
+    )
+
+
+def requested_window_ds(triggering_asset_events: Any, dag_run: Any) -> str:
+    """The partition date of the newest window that requested this run; else its run date."""
+    events = [event for events in triggering_asset_events.values() for event in events]
+    newest = max(events, key=lambda event: event.timestamp, default=None)
+    window = (newest.extra or {}).get("window") if newest is not None else None
+    if isinstance(window, dict) and window.get("ds"):
+        return window["ds"]
+    return f"{dag_run.run_after:%Y-%m-%d}"
+
+
+@task(task_id="fail_run_if_a_task_failed", trigger_rule=TriggerRule.ONE_FAILED)
+def fail_run_if_a_task_failed() -> None:
+    """Fail the run when a task above failed: request_retrain runs anyway and would hide it."""
+    raise AirflowFailException("a monitoring task failed; see the failed task's log")
+
+
+def build_drift_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
+    """The drift (and, with ``drift.quality``, quality) monitor DAG of one model config."""
+    drift = config.drift
+    start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.timezone.utc)
+    data_uri = drift.data_uri or config.data_uri
+    common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id,
+              "experiment_name": config.experiment_name}
+    policy = {"on_failure": drift.on_failure, "dry_run": drift.dry_run}
+    sensor = {"mode": "reschedule", "poke_interval": 60, "timeout": config.sensor_timeout_seconds}
+    with DAG(
+        dag_id=dag_id or f"drift_monitor_{config.name}",
+        description=f"Drift monitoring of {config.name}'s champion; requests retrains",
+        schedule=drift.schedule,
+        start_date=start,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, "owner": config.owner},
+        tags=["airflow-mlops", "drift", config.name],
+    ) as dag:
+        check = DriftCheckOperator(
+            task_id="check_drift",
+            data_uri=data_uri,
+            target=config.target,
+            features=config.features,
+            prediction=drift.prediction,
+            reference_uri=drift.reference_uri,
+            drift_share=drift.drift_share,
+            method=drift.method,
+            threshold=drift.threshold,
+            columns={c: s.model_dump(exclude_none=True) for c, s in drift.columns.items()},
+            sample_size=drift.sample_size,
+            seed=config.seed if drift.sample_seed is None else drift.sample_seed,
+            **policy,
+            **common,
+        )
+        DataPartitionSensor(task_id="wait_for_data", uri=data_uri, **sensor) >> check
+        checks = [check]
+        if drift.quality is not None:
+            quality = ModelQualityOperator(
+                task_id="check_quality",
+                data_uri=drift.quality.data_uri,
+                target=config.target,
+                features=config.features,
+                task=config.task,
+                metric=drift.quality.metric or config.promotion.primary_metric,
+                max_decay=drift.quality.max_decay,
+                max_relative_decay=drift.quality.max_relative_decay,
+                **policy,
+                **common,
+            )
+            DataPartitionSensor(task_id="wait_for_labels", uri=drift.quality.data_uri,
+                                **sensor) >> quality
+            checks.append(quality)
+        request = RequestRetrainOperator(
+            task_id="request_retrain",
+            retrain_asset=retrain_asset(config.name),
+            check_task_ids=[c.task_id for c in checks],
+            windows=drift.trigger.windows,
+            min_drifted=drift.trigger.min_drifted,
+            cooldown_hours=drift.trigger.cooldown_hours,
+            trigger_rule=TriggerRule.ALL_DONE,
+            **common,
+        )
+        checks >> request
+        list(dag.tasks) >> fail_run_if_a_task_failed()
+    return dag

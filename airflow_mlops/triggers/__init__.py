@@ -1,0 +1,1 @@
+"""Triggers: the async waiting behind deferrable sensors, run by the Airflow triggerer."""

@@ -1,0 +1,92 @@
+"""Test harness: a private Airflow home with a migrated SQLite DB, and fresh MLflow stores.
+
+Airflow reads its configuration when first imported, so the environment is set here,
+before any test module imports airflow or airflow_mlops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-mlops-tests-"))
+
+os.environ.update({
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+    "GX_ANALYTICS_ENABLED": "False",
+    # A test that forgets to point MLflow somewhere must not write mlflow.db into the repo.
+    "MLFLOW_TRACKING_URI": f"sqlite:///{AIRFLOW_HOME / 'stray-mlflow.db'}",
+    "MLFLOW_ENABLE_TELEMETRY": "false",
+    "DO_NOT_TRACK": "true",
+})
+
+
+STRAY_OUTPUTS = ("mlruns", "mlflow.db", "mlartifacts")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+    strays = [name for name in STRAY_OUTPUTS if (REPO / name).exists()]
+    if strays:
+        print(f"\ntests wrote {strays} into the repository; point MLflow at tmp_path instead")
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite) for real DAG runs."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                   capture_output=True)
+    return AIRFLOW_HOME / "airflow.db"
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> str:
+    """A fresh MLflow SQLite store with artifacts under the test's tmp_path."""
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.fixture
+def mlflow_session(tracking_uri: str):
+    """MLflow's fluent API and new clients pointed at the fresh store for one test."""
+    from airflow_mlops.core.tracking import TrackingTarget, tracking_session
+
+    with tracking_session(TrackingTarget(tracking_uri)):
+        yield tracking_uri
+
+
+@pytest.fixture
+def mlflow_connection(tracking_uri: str, monkeypatch) -> str:
+    """The ``mlflow_default`` Airflow connection, pointed at the fresh store."""
+    connection = {
+        "conn_type": "mlflow",
+        "host": tracking_uri,
+        "extra": {"artifact_location": tracking_uri.removeprefix("sqlite:///") + ".artifacts"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(connection))
+    return tracking_uri
+
+
+@pytest.fixture(scope="session")
+def customers():
+    """The bundled example data set."""
+    import pandas as pd
+
+    return pd.read_csv(REPO / "demo" / "data" / "customers.csv")
+
+
+@pytest.fixture(scope="session")
+def churn_suite() -> Path:
+    return REPO / "expectations" / "churn.json"

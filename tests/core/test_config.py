@@ -1,0 +1,197 @@
+"""Tests for loading and validating model configs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_mlops.core.config import load_model_config
+from airflow_mlops.core.errors import ConfigError
+
+VALID = {
+    "name": "churn",
+    "start_date": "2026-01-01",
+    "data_uri": "/data/customers.csv",
+    "target": "churned",
+    "suite": "suites/churn.json",
+    "estimator": {"class": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.5}},
+}
+
+
+def write(folder: Path, content: dict | str, name: str = "model.yaml") -> Path:
+    """Write a config file (a mapping is dumped as YAML) and return its path."""
+    path = folder / name
+    path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+    return path
+
+
+def with_changes(**changes) -> dict:
+    return {**VALID, **changes}
+
+
+def test_valid_config_loads(tmp_path):
+    config = load_model_config(write(tmp_path, VALID))
+
+    assert config.name == "churn"
+    assert config.start_date == dt.date(2026, 1, 1)
+    assert config.estimator.class_path == "sklearn.linear_model.LogisticRegression"
+    assert config.estimator.params == {"C": 0.5}
+    assert config.experiment_name == "airflow-mlops/churn"
+    assert config.promotion.primary_metric == "roc_auc"
+
+
+def test_relative_suite_resolves_against_the_config_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = write(folder, VALID)
+    monkeypatch.chdir(tmp_path)
+
+    config = load_model_config(Path("configs") / path.name)
+
+    assert config.suite == (folder / "suites" / "churn.json").resolve()
+
+
+def test_absolute_suite_is_kept(tmp_path):
+    suite = tmp_path / "elsewhere" / "suite.json"
+    config = load_model_config(write(tmp_path, with_changes(suite=str(suite))))
+
+    assert config.suite == suite
+
+
+def test_environment_variables_in_data_uri_are_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_ROOT", "/mnt/lake")
+    path = write(tmp_path, with_changes(data_uri="${DATA_ROOT}/ds={{ ds }}/customers.csv"))
+
+    assert load_model_config(path).data_uri == "/mnt/lake/ds={{ ds }}/customers.csv"
+
+
+def test_bundled_dag_config_is_valid(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", "/data")
+    repo = Path(__file__).resolve().parents[2]
+
+    config = load_model_config(repo / "dags" / "nightly_retrain.yaml")
+
+    assert config.suite == (repo / "expectations" / "churn.json").resolve()
+    assert config.data_uri.startswith("/data/")
+
+
+def test_missing_file_is_named(tmp_path):
+    path = tmp_path / "absent.yaml"
+
+    with pytest.raises(ConfigError, match="absent.yaml: model config not found"):
+        load_model_config(path)
+
+
+def test_invalid_yaml_is_named(tmp_path):
+    path = write(tmp_path, "name: churn\nestimator: [unclosed\n", name="broken.yaml")
+
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        load_model_config(path)
+
+
+@pytest.mark.parametrize(("content", "kind"), [("- a\n- b\n", "list"), ("", "NoneType")])
+def test_non_mapping_yaml_is_refused(tmp_path, content, kind):
+    path = write(tmp_path, content)
+
+    with pytest.raises(ConfigError, match=f"model.yaml: expected a mapping of fields, got {kind}"):
+        load_model_config(path)
+
+
+def test_missing_required_field_is_named(tmp_path):
+    path = write(tmp_path, {k: v for k, v in VALID.items() if k != "target"})
+
+    with pytest.raises(ConfigError, match=r"model.yaml: field 'target': Field required"):
+        load_model_config(path)
+
+
+def test_unknown_field_is_named(tmp_path):
+    path = write(tmp_path, with_changes(tragets="churned"))
+
+    with pytest.raises(ConfigError, match=r"model.yaml: field 'tragets': Extra inputs"):
+        load_model_config(path)
+
+
+def test_unknown_nested_field_is_named(tmp_path):
+    promotion = {"primary_metric": "roc_auc", "treshold": 0.7}
+    path = write(tmp_path, with_changes(promotion=promotion))
+
+    with pytest.raises(ConfigError, match=r"field 'promotion.treshold': Extra inputs"):
+        load_model_config(path)
+
+
+@pytest.mark.parametrize("name", ["1churn", "churn model", "churn/v2", ""])
+def test_bad_model_name_is_refused(tmp_path, name):
+    path = write(tmp_path, with_changes(name=name))
+
+    with pytest.raises(ConfigError, match=r"model.yaml: field 'name': String should match"):
+        load_model_config(path)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        {"class": "sklearn.linear_model.LogisticRegression",
+         "steps": [{"class": "sklearn.preprocessing.StandardScaler"}]},
+        {"params": {"C": 1.0}},
+    ],
+    ids=["both", "neither"],
+)
+def test_estimator_needs_exactly_one_of_class_or_steps(tmp_path, estimator):
+    path = write(tmp_path, with_changes(estimator=estimator))
+
+    with pytest.raises(ConfigError, match=r"field 'estimator': give exactly one of 'class'"):
+        load_model_config(path)
+
+
+def test_empty_pipeline_is_refused(tmp_path):
+    path = write(tmp_path, with_changes(estimator={"steps": []}))
+
+    with pytest.raises(ConfigError, match=r"field 'estimator.steps': .*at least one step"):
+        load_model_config(path)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
+def test_holdout_fraction_out_of_range_is_refused(tmp_path, fraction):
+    path = write(tmp_path, with_changes(holdout_fraction=fraction))
+
+    with pytest.raises(ConfigError, match=r"model.yaml: field 'holdout_fraction'"):
+        load_model_config(path)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    path = write(tmp_path, with_changes(name="9", holdout_fraction=2))
+
+    with pytest.raises(ConfigError) as raised:
+        load_model_config(path)
+
+    assert "field 'name'" in str(raised.value)
+    assert "field 'holdout_fraction'" in str(raised.value)
+
+
+def test_promotion_metric_must_fit_the_task(tmp_path):
+    path = write(tmp_path, with_changes(task="regression", target="monthly_charges"))
+
+    with pytest.raises(
+        ConfigError,
+        match=r"field 'promotion.primary_metric': 'roc_auc' is not a regression metric; "
+        r"choose one of rmse, mae, r2",
+    ):
+        load_model_config(path)
+
+
+def test_promotion_direction_may_be_left_to_the_metric(tmp_path):
+    promotion = {"primary_metric": "rmse"}
+    path = write(tmp_path, with_changes(task="regression", promotion=promotion))
+
+    assert load_model_config(path).promotion.greater_is_better is None
+
+
+def test_promotion_direction_contradicting_the_metric_is_refused(tmp_path):
+    promotion = {"primary_metric": "rmse", "greater_is_better": True}
+    path = write(tmp_path, with_changes(task="regression", promotion=promotion))
+
+    with pytest.raises(ConfigError, match=r"field 'promotion.greater_is_better'.*lower is better"):
+        load_model_config(path)

@@ -1,0 +1,324 @@
+"""Drift against the champion's training data: bad inputs, sampling, verdicts, summaries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from airflow_mlops.core import registry
+from airflow_mlops.core.drift import (
+    DRIFT_METHODS,
+    MAX_SUMMARY_BYTES,
+    ColumnDrift,
+    DriftOptions,
+    DriftResult,
+    NoChampionError,
+    champion_reference,
+    check_drift,
+    monitor_drift,
+    monitored_columns,
+    sample,
+    verify_reference,
+)
+from airflow_mlops.core.drift_history import Window
+from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
+from airflow_mlops.core.failure import FailurePolicy
+from airflow_mlops.core.io import fingerprint
+
+ROWS = 1200  # above 1000 rows Evidently picks distances, which are stable
+WINDOW = Window(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc),
+                dt.datetime(2026, 3, 3, tzinfo=dt.timezone.utc), "2026-03-02")
+
+
+def frames(rows: int = ROWS, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference and current with one shifted numeric and one shifted categorical column."""
+    rng = np.random.default_rng(seed)
+    reference = pd.DataFrame({
+        "steady": rng.normal(0, 1, rows),
+        "shifted": rng.normal(0, 1, rows),
+        "plan": rng.choice(["a", "b", "c"], rows, p=[0.6, 0.3, 0.1]),
+        "region": rng.choice(["n", "s"], rows),
+    })
+    current = pd.DataFrame({
+        "steady": rng.normal(0, 1, rows),
+        "shifted": rng.normal(1.5, 1, rows),
+        "plan": rng.choice(["a", "b", "c"], rows, p=[0.1, 0.3, 0.6]),
+        "region": rng.choice(["n", "s"], rows),
+    })
+    return reference, current
+
+
+def check(reference, current, **options) -> DriftResult:
+    return check_drift(reference, current, columns=list(reference.columns),
+                       options=DriftOptions(**options), current_name="window.csv")
+
+
+def verdicts(result: DriftResult) -> dict[str, bool]:
+    return {c.column: c.drifted for c in result.columns}
+
+
+def test_known_drifted_and_undrifted_columns_are_detected():
+    result = check(*frames())
+
+    assert verdicts(result) == {"steady": False, "shifted": True, "plan": True, "region": False}
+    assert result.share == 0.5 and result.drifted
+    assert "shifted" in result.reason() and "plan" in result.reason()
+    assert result.evidently["metrics"] and "<body>" in result.html
+
+
+def test_per_column_method_and_threshold_are_used():
+    result = check(*frames(), columns={"steady": {"method": "ks", "threshold": 0.01},
+                                       "plan": {"method": "psi"}})
+
+    methods = {c.column: (c.method, c.threshold) for c in result.columns}
+    assert methods["steady"] == ("ks", 0.01)
+    assert methods["plan"][0] == "psi"
+
+
+def test_a_method_that_does_not_fit_the_column_kind_is_a_config_error():
+    with pytest.raises(ConfigError, match="column 'steady' is numerical.*'chisquare'"):
+        check(*frames(), columns={"steady": {"method": "chisquare"}})
+
+
+def test_column_missing_from_the_current_window_names_file_and_column():
+    reference, current = frames()
+
+    with pytest.raises(DataError, match=r"window.csv: feature column\(s\) plan missing"):
+        monitored_columns(reference, current.drop(columns="plan"), features=None, target=None,
+                          current_name="window.csv")
+
+
+def test_feature_missing_from_the_reference_names_the_reference():
+    reference, current = frames()
+
+    with pytest.raises(DataError, match=r"train.csv: feature column\(s\) plan missing"):
+        monitored_columns(reference.drop(columns="plan"), current, features=["plan"],
+                          target=None, reference_name="train.csv")
+
+
+def test_target_and_prediction_are_monitored_only_where_both_have_them():
+    reference, current = frames()
+    reference["label"] = 1
+    current["score"] = 0.5
+
+    columns = monitored_columns(reference, current, features=None, target="label",
+                                prediction="score")
+
+    assert columns == ["steady", "shifted", "plan", "region"]
+    current["label"] = 0
+    assert monitored_columns(reference, current, features=["steady"], target="label") == [
+        "steady", "label"]
+
+
+def test_added_column_is_listed_not_monitored():
+    reference, current = frames()
+    current["new_feature"] = 1.0
+
+    result = check(reference, current)
+
+    assert result.added_columns == ["new_feature"]
+    assert "new_feature" not in verdicts(result)
+
+
+def test_type_change_is_reported_as_drift_of_that_column():
+    reference, current = frames()
+    current["steady"] = current["steady"].astype(str).where(current.index > 0, "n/a")
+
+    result = check(reference, current)
+
+    (steady,) = [c for c in result.columns if c.column == "steady"]
+    assert steady.drifted and steady.method == "schema"
+    assert "numerical in the reference, categorical in the current window" in steady.note
+
+
+def test_empty_current_window_is_a_clear_error():
+    reference, current = frames()
+
+    with pytest.raises(DataError, match="window.csv: data set has no rows"):
+        check(reference, current.iloc[:0])
+
+
+def test_constant_columns():
+    reference, current = frames()
+    reference["flat"] = 1.0
+    current["flat"] = 1.0
+    reference["frozen"] = 3.0
+    current["frozen"] = np.random.default_rng(1).normal(3, 1, ROWS)
+
+    result = verdicts(check(reference, current))
+
+    assert result["flat"] is False
+    assert result["frozen"] is True
+
+
+def test_all_null_columns():
+    reference, current = frames()
+    reference["gone"] = np.random.default_rng(2).normal(size=ROWS)
+    current["gone"] = np.nan
+    reference["never"] = np.nan
+    current["never"] = np.nan
+
+    result = check(reference, current)
+
+    (gone,) = [c for c in result.columns if c.column == "gone"]
+    assert gone.drifted and gone.method == "missing_values"
+    assert gone.note == "all values missing in the current window"
+    assert result.unmonitored == {"never": "no values in the reference or the current window"}
+
+
+def test_unseen_categories_are_drift_and_named():
+    reference, current = frames()
+    current["region"] = np.random.default_rng(3).choice(["n", "s", "east", "west"], ROWS)
+
+    result = check(reference, current)
+
+    (region,) = [c for c in result.columns if c.column == "region"]
+    assert region.drifted
+    assert set(region.note.removeprefix("new values: ").split(", ")) == {"'east'", "'west'"}
+
+
+def test_sampling_is_seeded_and_keeps_small_frames_whole():
+    frame = pd.DataFrame({"x": range(10_000)})
+
+    first, again, other = sample(frame, 500, 7), sample(frame, 500, 7), sample(frame, 500, 8)
+
+    assert first.index.equals(again.index)
+    assert not first.index.equals(other.index)
+    assert len(first) == 500 and first.index.is_monotonic_increasing
+    assert sample(frame, 20_000, 7) is frame
+    assert sample(frame, None, 7) is frame
+
+
+def test_sampled_result_counts_rows_before_and_after():
+    reference, current = frames(rows=3000)
+
+    result = check(reference, current, sample_size=1000, seed=1)
+
+    assert (result.rows_reference, result.sampled_reference) == (3000, 1000)
+    assert (result.rows_current, result.sampled_current) == (3000, 1000)
+    assert verdicts(result) == {"steady": False, "shifted": True, "plan": True, "region": False}
+
+
+def test_summary_fits_in_4_kb_with_drifted_columns_first():
+    columns = [ColumnDrift(f"feature_{i:03}", "Wasserstein distance (normed)", 0.01 * i, 0.1,
+                           i % 50 == 0) for i in range(300)]
+    result = DriftResult(columns=columns, drift_share=0.5, rows_reference=10, rows_current=10,
+                         sampled_reference=10, sampled_current=10)
+
+    summary = result.summary(model="churn", report="x" * 500)
+
+    assert len(json.dumps(summary).encode()) <= MAX_SUMMARY_BYTES
+    assert summary["columns"] == 300 and summary["drifted_columns"] == 6
+    assert summary["omitted_columns"] == 300 - len(summary["per_column"])
+    assert all(summary["per_column"][c]["drifted"] for c in list(summary["per_column"])[:6])
+    assert set(summary["per_column"]["feature_000"]) == {"method", "score", "threshold",
+                                                         "drifted"}
+
+
+def test_method_list_matches_evidentlys_registry():
+    import evidently.presets  # noqa: F401  (registers the stattests)
+    from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
+
+    registered = {name: sorted(t.value for t in types if t.value in ("num", "cat"))
+                  for name, types in _registered_stat_tests.items()}
+    assert {m: sorted(k) for m, k in DRIFT_METHODS.items()} == {
+        m: kinds for m, kinds in registered.items() if kinds}
+
+
+@pytest.fixture
+def champion(mlflow_session, tmp_path):
+    """A registered model whose champion version records its training data."""
+    from mlflow import MlflowClient
+
+    reference, _ = frames()
+    path = tmp_path / "train.csv"
+    reference.to_csv(path, index=False)
+    client = MlflowClient()
+    client.create_registered_model("churn")
+
+    def make(tags: dict[str, str] | None = None) -> str:
+        recorded = {registry.tag("data_uri"): str(path),
+                    registry.tag("data_fingerprint"): fingerprint(pd.read_csv(path))}
+        version = client.create_model_version("churn", "file:///nowhere",
+                                              tags=recorded if tags is None else tags).version
+        client.set_registered_model_alias("churn", registry.CHAMPION, version)
+        return str(version)
+
+    return client, path, make
+
+
+def test_no_champion_is_its_own_error(champion):
+    client, _, _ = champion
+
+    with pytest.raises(NoChampionError, match="model 'churn' has no champion yet"):
+        champion_reference(client, "churn")
+
+
+def test_champion_without_recorded_reference_is_a_clear_error(champion):
+    client, _, make = champion
+    make(tags={})
+
+    with pytest.raises(RegistryError, match="champion v1 records no training data.*"
+                                            "drift.reference_uri"):
+        champion_reference(client, "churn")
+    assert champion_reference(client, "churn", "/data/train.csv").uri == "/data/train.csv"
+
+
+def test_changed_reference_data_is_detected(champion):
+    client, path, make = champion
+    make()
+    reference = champion_reference(client, "churn")
+    assert reference.uri == str(path)
+    verify_reference(pd.read_csv(path), reference)
+
+    with pytest.raises(DataError, match="changed since model 'churn' v1 was trained"):
+        verify_reference(pd.read_csv(path).iloc[1:], reference)
+
+
+def test_monitor_drift_records_the_window_and_returns_a_small_summary(champion, tmp_path):
+    client, _, make = champion
+    make()
+    _, current = frames()
+    current_path = tmp_path / "window.csv"
+    current.to_csv(current_path, index=False)
+
+    checked = monitor_drift(
+        model_name="churn", experiment_name="airflow-mlops/churn", window=WINDOW,
+        data_uri=str(current_path), target=None, features=None, options=DriftOptions(),
+        policy=FailurePolicy(on_failure="warn"), lineage={"dag_id": "d", "run_id": "r"},
+        artifact_location=str(tmp_path / "artifacts"),
+    )
+
+    summary = checked.summary
+    assert summary["drifted"] is True and summary["champion_version"] == "1"
+    assert summary["verdict"]["outcome"] == "warn"
+    assert summary["report"].endswith("drift/drift_report.html")
+    assert len(json.dumps(summary)) <= MAX_SUMMARY_BYTES
+    run = client.search_runs([client.get_experiment_by_name(
+        "airflow-mlops/churn/monitoring").experiment_id])[0]
+    assert run.data.tags[registry.tag("drifted")] == "true"
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "drift")} == {
+        "drift/drift_report.html", "drift/drift_result.json"}
+
+
+def test_monitor_drift_turns_unusable_data_into_a_failed_check(champion, tmp_path):
+    _, _, make = champion
+    make()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("steady,shifted,plan,region\n")
+
+    checked = monitor_drift(
+        model_name="churn", experiment_name="airflow-mlops/churn", window=WINDOW,
+        data_uri=str(empty), target=None, features=None, options=DriftOptions(),
+        policy=FailurePolicy(on_failure="fail"), lineage={},
+        artifact_location=str(tmp_path / "artifacts"),
+    )
+
+    assert checked.summary["drifted"] is None
+    assert "empty.csv: data set has no rows" in checked.summary["error"]
+    assert checked.verdict.outcome.value == "fail"
+    assert "empty.csv: data set has no rows" in checked.verdict.message()

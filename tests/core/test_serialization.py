@@ -1,0 +1,94 @@
+"""Tests for the skops allow-list of model types."""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import version
+
+import pytest
+import skops.io
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from airflow_mlops.core.errors import ConfigError, RegistryError
+from airflow_mlops.core.estimators import build_model
+from airflow_mlops.core.serialization import (
+    TRUSTED_TYPES,
+    check_loadable,
+    runtime_requirements,
+    trusted_types_for,
+)
+
+FEATURES = ["tenure_months", "monthly_charges", "contract", "region"]
+
+
+class Doubler(TransformerMixin, BaseEstimator):
+    """A transformer from outside scikit-learn, which the allow-list has never reviewed."""
+
+    def fit(self, features, target=None):
+        return self
+
+    def transform(self, features):
+        return features * 2
+
+
+@pytest.fixture(scope="module")
+def data(customers):
+    sample = customers.head(300)
+    return sample[FEATURES], sample["churned"]
+
+
+def test_random_forest_pipeline_is_accepted_and_loads(data):
+    features, target = data
+    spec = {"class": "sklearn.ensemble.RandomForestClassifier",
+            "params": {"n_estimators": 5, "max_depth": 3, "random_state": 0}}
+    model = build_model(spec, features).fit(features, target)
+
+    trusted = trusted_types_for(model)
+
+    assert "sklearn.tree._tree.Tree" in trusted
+    assert set(trusted) <= TRUSTED_TYPES
+    loaded = skops.io.loads(skops.io.dumps(model), trusted=trusted)
+    assert (loaded.predict(features) == model.predict(features)).all()
+
+
+def test_plain_linear_model_needs_no_extra_types(data):
+    features, target = data
+    model = LogisticRegression().fit(features[["tenure_months"]], target)
+
+    assert trusted_types_for(model) == []
+
+
+def test_custom_class_is_refused(data):
+    features, target = data
+    model = Pipeline([("double", Doubler()), ("model", RandomForestClassifier(n_estimators=2))])
+    model.fit(features[["tenure_months"]], target)
+
+    with pytest.raises(ConfigError, match=r"outside the reviewed allow-list \[.*Doubler'\]"):
+        trusted_types_for(model)
+
+
+def test_loadable_skops_model_passes():
+    check_loadable({"serialization_format": "skops",
+                    "skops_trusted_types": ["sklearn.tree._tree.Tree"]}, "model 'm' v1")
+
+
+@pytest.mark.parametrize("fmt", ["cloudpickle", "pickle", None])
+def test_pickled_model_is_refused(fmt):
+    with pytest.raises(RegistryError, match=f"model 'm' v1: serialized as {fmt!r}, not 'skops'"):
+        check_loadable({"serialization_format": fmt}, "model 'm' v1")
+
+
+def test_model_trusting_unreviewed_types_is_refused():
+    flavor = {"serialization_format": "skops",
+              "skops_trusted_types": ["sklearn.tree._tree.Tree", "builtins.eval"]}
+
+    with pytest.raises(RegistryError, match=re.escape("allow-list ['builtins.eval']")):
+        check_loadable(flavor, "model 'm' v1")
+
+
+def test_runtime_requirements_are_pinned_to_installed_versions():
+    assert f"scikit-learn=={version('scikit-learn')}" in runtime_requirements()
+    assert all("==" in requirement for requirement in runtime_requirements())

@@ -1,0 +1,153 @@
+"""Tests for training a challenger and registering it, idempotently."""
+
+from __future__ import annotations
+
+import mlflow
+import mlflow.sklearn
+import pytest
+from mlflow import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+from airflow_mlops.core import registry
+from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.splits import split
+from airflow_mlops.core.tracking import ensure_experiment
+from airflow_mlops.core.training import run_key, train_challenger
+
+MODEL = "churn"
+EXPERIMENT = "airflow-mlops/churn"
+FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
+LOGISTIC = {"class": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}}
+LINEAGE = {"dag_id": "nightly_retrain_churn", "run_id": "scheduled__2026-01-02",
+           "data_uri": "/data/ds=2026-01-02/customers.csv", "data_fingerprint": "f1ngerpr1nt"}
+SPLIT = {"target": "churned", "features": FEATURES, "task": "classification",
+         "holdout_fraction": 0.3, "seed": 7}
+
+
+@pytest.fixture(scope="module")
+def frame(customers):
+    return customers.head(300)
+
+
+@pytest.fixture
+def train(mlflow_session, frame, tmp_path):
+    """Train a challenger on the fresh store; keyword arguments override the defaults."""
+
+    def train(**overrides):
+        arguments = {"model_name": MODEL, "experiment_name": EXPERIMENT, "estimator": LOGISTIC,
+                     "lineage": LINEAGE, "artifact_location": str(tmp_path / "artifacts"),
+                     **SPLIT, **overrides}
+        return train_challenger(frame, **arguments)
+
+    return train
+
+
+def versions(client: MlflowClient) -> list[str]:
+    return sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL}'"))
+
+
+def runs(client: MlflowClient) -> list:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    return client.search_runs([experiment.experiment_id])
+
+
+def test_run_key_depends_on_dag_run_and_data():
+    assert run_key(LINEAGE) == run_key({**LINEAGE, "data_uri": "elsewhere", "task_id": "t"})
+    assert run_key(LINEAGE) != run_key({**LINEAGE, "run_id": "manual__1"})
+    assert run_key(LINEAGE) != run_key({**LINEAGE, "dag_id": "other"})
+    assert run_key(LINEAGE) != run_key({**LINEAGE, "data_fingerprint": "0ther"})
+
+
+def test_registers_a_challenger_with_lineage_tags(train, tmp_path):
+    result = train()
+
+    client = MlflowClient()
+    assert result["version"] == "1"
+    assert result["reused"] is False
+    assert registry.alias_version(client, MODEL, registry.CHALLENGER) == "1"
+    tags = client.get_model_version(MODEL, "1").tags
+    for key in ("dag_id", "run_id", "data_fingerprint", "data_uri"):
+        assert tags[registry.tag(key)] == LINEAGE[key]
+    assert client.get_model_version(MODEL, "1").run_id == result["run_id"]
+    assert client.get_run(result["run_id"]).info.status == "FINISHED"
+    artifacts = client.get_experiment_by_name(EXPERIMENT).artifact_location
+    assert artifacts.endswith(str(tmp_path / "artifacts"))
+
+
+def test_metrics_are_those_of_the_registered_model_on_the_holdout(train, frame):
+    result = train()
+
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}/{result['version']}")
+    parts = split(frame, **SPLIT)
+    expected = roc_auc_score(parts.holdout_target,
+                             model.predict_proba(parts.holdout_features)[:, 1])
+    assert result["metrics"]["roc_auc"] == pytest.approx(expected)
+    assert MlflowClient().get_run(result["run_id"]).data.metrics == result["metrics"]
+
+
+def test_same_lineage_reuses_the_version(train):
+    first = train()
+
+    second = train()
+
+    client = MlflowClient()
+    assert second["reused"] is True
+    assert (second["version"], second["run_id"]) == (first["version"], first["run_id"])
+    assert second["metrics"] == pytest.approx(first["metrics"])
+    assert versions(client) == ["1"]
+    assert len(runs(client)) == 1
+
+
+def test_another_dag_run_creates_a_new_version(train):
+    train()
+
+    second = train(lineage={**LINEAGE, "run_id": "manual__2026-01-02"})
+
+    client = MlflowClient()
+    assert (second["version"], second["reused"]) == ("2", False)
+    assert versions(client) == ["1", "2"]
+    assert registry.alias_version(client, MODEL, registry.CHALLENGER) == "2"
+
+
+def test_reuse_points_the_challenger_back_at_the_earlier_version(train):
+    train()
+    train(lineage={**LINEAGE, "run_id": "manual__2026-01-02"})
+
+    again = train()
+
+    assert again["version"] == "1"
+    assert registry.alias_version(MlflowClient(), MODEL, registry.CHALLENGER) == "1"
+
+
+def test_stray_running_run_without_a_version_is_failed(train, tmp_path):
+    client = MlflowClient()
+    experiment_id = ensure_experiment(EXPERIMENT, str(tmp_path / "artifacts"))
+    stray = client.create_run(experiment_id, tags={registry.tag("run_key"): run_key(LINEAGE)})
+
+    result = train()
+
+    assert client.get_run(stray.info.run_id).info.status == "FAILED"
+    assert result["run_id"] != stray.info.run_id
+    assert (result["version"], result["reused"]) == ("1", False)
+
+
+def test_running_run_that_registered_a_version_is_finished_and_reused(train):
+    first = train()
+    client = MlflowClient()
+    client.update_run(first["run_id"], status="RUNNING")  # killed before the run was ended
+
+    second = train()
+
+    assert (second["version"], second["reused"]) == (first["version"], True)
+    assert client.get_run(first["run_id"]).info.status == "FINISHED"
+
+
+def test_estimator_outside_the_allow_list_registers_nothing(train):
+    knn = {"class": "sklearn.neighbors.KNeighborsClassifier", "params": {"algorithm": "kd_tree"}}
+
+    with pytest.raises(ConfigError, match="outside the reviewed allow-list"):
+        train(estimator=knn)
+
+    client = MlflowClient()
+    assert versions(client) == []
+    assert [run.info.status for run in runs(client)] == ["FAILED"]

@@ -1,0 +1,121 @@
+"""build_drift_dag, and the retrain template scheduled on its cron or the drift asset."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk import AssetOrTimeSchedule, TriggerRule
+
+from airflow_mlops.core.config import ModelConfig
+from airflow_mlops.templates.drift import (
+    build_drift_dag,
+    requested_window_ds,
+    retrain_asset,
+    retrain_schedule,
+)
+from airflow_mlops.templates.retrain import build_retrain_dag
+
+CONFIG = {
+    "name": "churn",
+    "start_date": "2026-01-01",
+    "data_uri": "/lake/customers/ds={{ ds }}/customers.csv",
+    "target": "churned",
+    "features": ["tenure", "plan"],
+    "suite": "/suites/churn.json",
+    "estimator": {"class": "sklearn.linear_model.LogisticRegression"},
+}
+
+
+def config(**drift) -> ModelConfig:
+    return ModelConfig.model_validate({**CONFIG, "drift": drift})
+
+
+def upstream(dag) -> dict[str, set[str]]:
+    return {task.task_id: set(task.upstream_task_ids) for task in dag.tasks}
+
+
+def test_drift_dag_checks_then_requests_a_retrain():
+    dag = build_drift_dag(config(trigger={"windows": 5, "min_drifted": 3, "cooldown_hours": 12},
+                                 columns={"tenure": {"method": "ks", "threshold": 0.01}}))
+
+    assert dag.dag_id == "drift_monitor_churn"
+    assert upstream(dag) == {
+        "wait_for_data": set(),
+        "check_drift": {"wait_for_data"},
+        "request_retrain": {"check_drift"},
+        "fail_run_if_a_task_failed": {"wait_for_data", "check_drift", "request_retrain"},
+    }
+    check, request = dag.task_dict["check_drift"], dag.task_dict["request_retrain"]
+    assert check.data_uri == CONFIG["data_uri"]
+    assert check.columns == {"tenure": {"method": "ks", "threshold": 0.01}}
+    assert (check.on_failure, check.seed, check.sample_size) == ("warn", 42, 100_000)
+    assert request.trigger_rule == TriggerRule.ALL_DONE
+    assert (request.windows, request.min_drifted, request.cooldown_hours) == (5, 3, 12)
+    assert request.outlets == [retrain_asset("churn")] == request.inlets
+    assert dag.task_dict["fail_run_if_a_task_failed"].trigger_rule == TriggerRule.ONE_FAILED
+
+
+def test_drift_dag_runs_on_its_own_schedule_and_data():
+    dag = build_drift_dag(config(schedule="@hourly", data_uri="/scored/{{ ds }}.parquet",
+                                 sample_seed=3, on_failure="fail", dry_run=True))
+
+    assert dag.timetable.expression == "0 * * * *"
+    check = dag.task_dict["check_drift"]
+    assert check.data_uri == dag.task_dict["wait_for_data"].uri == "/scored/{{ ds }}.parquet"
+    assert (check.seed, check.on_failure, check.dry_run) == (3, "fail", True)
+
+
+def test_quality_check_joins_when_labels_are_configured():
+    dag = build_drift_dag(config(quality={"data_uri": "/labels/{{ ds }}.csv",
+                                          "max_decay": 0.02}))
+
+    assert upstream(dag)["check_quality"] == {"wait_for_labels"}
+    assert upstream(dag)["request_retrain"] == {"check_drift", "check_quality"}
+    quality = dag.task_dict["check_quality"]
+    assert (quality.metric, quality.max_decay) == ("roc_auc", 0.02)
+    assert dag.task_dict["request_retrain"].check_task_ids == ["check_drift", "check_quality"]
+
+
+def test_retrain_runs_on_its_cron_or_the_drift_asset():
+    dag = build_retrain_dag(config())
+
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert dag.timetable.asset_condition == retrain_asset("churn")
+    assert dag.timetable.timetable.expression == "0 0 * * *"
+    assert retrain_asset("churn").uri == "mlops://churn/retrain"
+
+
+def test_retrain_without_cron_runs_on_the_asset_only():
+    assert retrain_schedule(ModelConfig.model_validate({**CONFIG, "schedule": None})) == (
+        retrain_asset("churn"))
+
+
+def event(ds: str | None, day: int):
+    extra = {"window": {"ds": ds}} if ds else {}
+    return SimpleNamespace(extra=extra, timestamp=dt.datetime(2026, 3, day))
+
+
+@pytest.mark.parametrize("context, expected", [
+    ({"ds": "2026-03-05"}, "/lake/customers/ds=2026-03-05/customers.csv"),
+    ({"triggering_asset_events": {"a": [event("2026-03-02", 2), event("2026-03-04", 4)]}},
+     "/lake/customers/ds=2026-03-04/customers.csv"),
+    ({"triggering_asset_events": {"a": [event(None, 9)]}},
+     "/lake/customers/ds=2026-03-07/customers.csv"),
+])
+def test_retrain_data_uri_renders_for_scheduled_and_asset_triggered_runs(context, expected):
+    dag = build_retrain_dag(config())
+    validate = dag.task_dict["validate"]
+    context = {"triggering_asset_events": {},
+               "dag_run": SimpleNamespace(run_after=dt.datetime(2026, 3, 7, 1)), **context}
+
+    rendered = validate.render_template(validate.data_uri, context, dag.get_template_env())
+
+    assert rendered == expected
+
+
+def test_requested_window_ds_takes_the_newest_event():
+    events = {"a": [event("2026-03-04", 4)], "b": [event("2026-03-01", 6)]}
+
+    assert requested_window_ds(events, None) == "2026-03-01"
