@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV_PY := .venv/bin/python
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean stack-up stack-down test-stack bench
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -18,7 +18,28 @@ demo: .venv/installed
 	$(VENV_PY) demo/run.py
 
 test: .venv/installed
-	$(VENV_PY) -m pytest
+	$(VENV_PY) -m pytest -m "not stack"
+
+# The production-like stack (CeleryExecutor + PostgreSQL + Redis + an MLflow server), see
+# README "Production-like setup". STACK_PG_URL / STACK_REDIS_URL point it at your own servers.
+STACK := $(VENV_PY) stack/stack.py
+
+stack-up: .venv/installed
+	$(STACK) up
+
+stack-down:
+	@if [ -x $(VENV_PY) ]; then $(STACK) down; fi
+
+test-stack: .venv/installed
+	$(STACK) up || { $(STACK) down; exit 1; }
+	$(VENV_PY) -m pytest -m stack tests/stack; status=$$?; $(STACK) down; exit $$status
+
+# Benchmarks (BENCHMARKS.md). The `bench` dependency group adds the published GX provider to
+# compare against; `make test` and `make demo` never need it.
+bench: | $(UV)
+	$(UV) sync --frozen --group bench --python $(PYTHON)
+	$(VENV_PY) bench/validation.py
+	$(VENV_PY) bench/drift.py
 
 lint: .venv/installed
 	.venv/bin/ruff check airflow_mlops dags demo tests

@@ -124,7 +124,13 @@ def _add_suite(commands: argparse._SubParsersAction) -> None:
     init.set_defaults(handler=_suite_init)
 
 
-COMMAND_GROUPS = (_add_validate, _add_suite)
+def _add_models(commands: argparse._SubParsersAction) -> None:
+    from airflow_mlops.cli_models import add_models
+
+    add_models(commands)
+
+
+COMMAND_GROUPS = (_add_validate, _add_suite, _add_models)
 
 
 def build_parser() -> argparse.ArgumentParser:

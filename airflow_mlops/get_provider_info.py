@@ -17,7 +17,12 @@ def get_provider_info() -> dict:
                 "integration-name": "MLflow",
                 "external-doc-url": "https://mlflow.org/docs/latest/",
                 "tags": ["software"],
-            }
+            },
+            {
+                "integration-name": "Evidently",
+                "external-doc-url": "https://docs.evidentlyai.com/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {"integration-name": "MLflow", "python-modules": ["airflow_mlops.hooks.mlflow"]},
@@ -30,11 +35,17 @@ def get_provider_info() -> dict:
                     "airflow_mlops.operators.training",
                     "airflow_mlops.operators.evaluation",
                     "airflow_mlops.operators.registry",
+                    "airflow_mlops.operators.quality",
+                    "airflow_mlops.operators.deployment",
                 ],
-            }
+            },
+            {"integration-name": "Evidently", "python-modules": ["airflow_mlops.operators.drift"]},
         ],
         "sensors": [
-            {"integration-name": "MLflow", "python-modules": ["airflow_mlops.sensors.data"]},
+            {
+                "integration-name": "MLflow",
+                "python-modules": ["airflow_mlops.sensors.data", "airflow_mlops.sensors.alias"],
+            },
         ],
         "extra-links": ["airflow_mlops.operators.links.ReportLink"],
         "config": {
@@ -55,7 +66,10 @@ def get_provider_info() -> dict:
             }
         },
         "triggers": [
-            {"integration-name": "MLflow", "python-modules": ["airflow_mlops.triggers.data"]},
+            {
+                "integration-name": "MLflow",
+                "python-modules": ["airflow_mlops.triggers.data", "airflow_mlops.triggers.alias"],
+            },
         ],
         "connection-types": [
             {

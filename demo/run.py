@@ -130,10 +130,10 @@ def main() -> int:
 def print_table(rows: list[dict]) -> None:
     headers = list(rows[0])
     widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False))
     print("\n" + line + "\n" + "-" * len(line))
     for row in rows:
-        print("  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths)))
+        print("  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=False)))
 
 
 if __name__ == "__main__":

@@ -52,9 +52,20 @@ def airflow_db() -> Path:
     return AIRFLOW_HOME / "airflow.db"
 
 
+@pytest.fixture(scope="session")
+def _empty_mlflow_db(tmp_path_factory) -> Path:
+    """An MLflow SQLite database with its tables created: migrating one takes seconds."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def tracking_uri(tmp_path: Path) -> str:
-    """A fresh MLflow SQLite store with artifacts under the test's tmp_path."""
+def tracking_uri(tmp_path: Path, _empty_mlflow_db: Path) -> str:
+    """A fresh MLflow SQLite store (a copy of an empty one) under the test's tmp_path."""
+    shutil.copyfile(_empty_mlflow_db, tmp_path / "mlflow.db")
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 

@@ -77,13 +77,16 @@ class BootstrapCheck(_Strict):
 
 
 class ApprovalPolicy(_Strict):
-    """When a human decides: ``always``, or when only the checks in ``on`` failed.
+    """When a human decides: ``always``, or when only checks listed in ``escalate`` failed
+    (instead of rejecting).
 
     An unanswered request is rejected after ``timeout_hours`` (never, when unset).
     """
 
     always: bool = False
-    on: list[Literal["significance", "guardrails", "slices"]] = Field(default_factory=list)
+    escalate: list[Literal["significance", "guardrails", "slices"]] = Field(
+        default_factory=list
+    )
     timeout_hours: float | None = Field(default=24.0, gt=0)
 
 
@@ -235,6 +238,42 @@ class DriftPolicy(_Strict):
     _method_known = field_validator("method")(_known_method)
 
 
+class ScoringSpec(_Strict):
+    """Batch scoring with the champion after each night's decision.
+
+    ``output_uri`` is Jinja-templated, e.g. ``.../predictions/ds={{ ds }}/part.parquet``;
+    ``data_uri`` defaults to the model's ``data_uri``.
+    """
+
+    output_uri: str
+    key_columns: list[str] = Field(min_length=1)
+    data_uri: str | None = None
+
+
+class ReloadSpec(_Strict):
+    """A reload request to a serving endpoint through an Airflow HTTP connection."""
+
+    http_conn_id: str
+    endpoint: str
+    method: str = "POST"
+    attempts: int = Field(default=5, ge=1)
+    retry_wait_seconds: float = Field(default=2.0, ge=0)
+
+
+class DeploymentPolicy(_Strict):
+    """What follows a promotion: every part is off unless set.
+
+    The smoke check before promotion predicts on ``smoke_sample_rows`` rows of the night's
+    data. ``scoring`` scores each night's data with the champion; ``export_uri`` (a folder
+    or object-storage URI) receives each new champion; ``reload`` is then called.
+    """
+
+    smoke_sample_rows: int = Field(default=100, gt=0)
+    scoring: ScoringSpec | None = None
+    export_uri: str | None = None
+    reload: ReloadSpec | None = None
+
+
 class ModelConfig(_Strict):
     """Everything the nightly retrain template needs to know about one model."""
 
@@ -255,6 +294,7 @@ class ModelConfig(_Strict):
     mlflow_conn_id: str = "mlflow_default"
     sensor_timeout_seconds: int = Field(default=6 * 3600, gt=0)
     drift: DriftPolicy = DriftPolicy()
+    deployment: DeploymentPolicy = DeploymentPolicy()
 
     @model_validator(mode="after")
     def _drift_fits_model(self) -> ModelConfig:
@@ -295,8 +335,8 @@ def _describe(error: dict) -> str:
 def load_model_config(path: str | os.PathLike) -> ModelConfig:
     """Read and validate a model config; relative paths resolve against its folder.
 
-    Environment variables (``$VAR`` or ``${VAR}``) in ``data_uri`` and the drift section's
-    URIs are expanded.
+    Environment variables (``$VAR`` or ``${VAR}``) in ``data_uri`` and the drift and
+    deployment sections' URIs are expanded.
     """
     path = Path(path)
     try:
@@ -319,6 +359,7 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
             "data_uri": os.path.expandvars(config.data_uri),
             "suite": (path.parent / config.suite).resolve(),
             "drift": _expand_drift_uris(config.drift),
+            "deployment": _expand_deployment_uris(config.deployment),
         }
     )
 
@@ -335,3 +376,15 @@ def _expand_drift_uris(drift: DriftPolicy) -> DriftPolicy:
         "reference_uri": expand(drift.reference_uri),
         "quality": quality,
     })
+
+
+def _expand_deployment_uris(deployment: DeploymentPolicy) -> DeploymentPolicy:
+    def expand(uri: str | None) -> str | None:
+        return None if uri is None else os.path.expandvars(uri)
+
+    scoring = deployment.scoring
+    if scoring is not None:
+        scoring = scoring.model_copy(update={"output_uri": expand(scoring.output_uri),
+                                             "data_uri": expand(scoring.data_uri)})
+    return deployment.model_copy(update={"scoring": scoring,
+                                         "export_uri": expand(deployment.export_uri)})

@@ -22,12 +22,12 @@ import json
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
-from airflow_mlops.core.drift_history import CheckedWindow, Window, record_window
+from airflow_mlops.core.drift_history import CheckedWindow, Window, cached_frame, record_window
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.core.io import fingerprint, read_table, short
@@ -65,6 +65,8 @@ MAX_SUMMARY_BYTES = 4096
 MAX_NEW_VALUES = 3
 MAX_TEXT = 120
 MAX_REASON = 600
+# Summary keys RequestRetrainOperator reads; fit_summary never clips them.
+KEPT = frozenset({"monitor", "drifted", "champion_version", "verdict", "window"})
 RESULT_FILE = "drift_result.json"
 REPORT_FILE = "drift_report.html"
 
@@ -230,19 +232,28 @@ class DriftResult:
 def fit_summary(data: dict, items: str | None = None, omitted: str | None = None) -> dict:
     """``data`` cut to at most 4 KB of JSON.
 
-    Entries of ``data[items]`` go first, from the end, counted in ``data[omitted]``; then
-    long strings are clipped.
+    Values over 1 KB (long lists of names) are clipped to a short text first; then entries
+    of ``data[items]`` are left out from the end, counted in ``data[omitted]``; then other
+    long values are clipped. The keys the retrain request reads (:data:`KEPT`) stay whole.
     """
+    _clip_values(data, items, MAX_SUMMARY_BYTES // 4)
     entries = data[items] if items else {}
     while len(json.dumps(data)) > MAX_SUMMARY_BYTES and entries:
         entries.pop(next(reversed(entries)))
         data[omitted] += 1
-    for key, value in data.items():
-        if len(json.dumps(data)) <= MAX_SUMMARY_BYTES:
-            break
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            data[key] = value[: MAX_TEXT - 3] + "..."
+    _clip_values(data, items, MAX_TEXT)
     return data
+
+
+def _clip_values(data: dict, items: str | None, longer_than: int) -> None:
+    """Clip the longest values to short texts while ``data`` exceeds the budget."""
+    for key in sorted((k for k in data if k not in KEPT and k != items),
+                      key=lambda k: -len(json.dumps(data[k]))):
+        if len(json.dumps(data)) <= MAX_SUMMARY_BYTES:
+            return
+        text = data[key] if isinstance(data[key], str) else json.dumps(data[key])
+        if len(text) > longer_than:
+            data[key] = _clip(text, MAX_TEXT)
 
 
 def report_files(summary: dict, result: DriftResult | None) -> dict[str, str]:
@@ -351,10 +362,13 @@ def _check_methods(kinds: dict[str, str], options: DriftOptions) -> None:
 
 def _as_categories(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Categorical columns as strings (missing values stay missing), for Evidently."""
+    import pandas as pd
+
     frame = frame.copy(deep=False)
     for column in columns:
         values = frame[column]
-        frame[column] = values.where(values.isna(), values.astype(str))
+        if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            frame[column] = values.where(values.isna(), values.astype(str))
     return frame
 
 
@@ -500,8 +514,8 @@ def monitor_drift(
                "reference": reference.uri, "current": data_uri, "window": window.to_dict()}
     result = None
     try:
-        reference_frame = read(reference.uri)
-        verify_reference(reference_frame, reference)
+        reference_frame = reference_sample(reference, options, read, experiment_name,
+                                           artifact_location)
         current = read(data_uri)
         columns = monitored_columns(reference_frame, current, features=features, target=target,
                                     prediction=prediction, reference_name=reference.uri,
@@ -529,6 +543,28 @@ def monitor_drift(
     return CheckedWindow(_summary(result, reason, context), verdict)
 
 
+def reference_sample(
+    reference: Reference, options: DriftOptions, read: Callable[[str], pd.DataFrame],
+    experiment_name: str, artifact_location: str | None = None,
+) -> pd.DataFrame:
+    """The reference, verified against its fingerprint and sampled like the windows.
+
+    A fingerprinted reference is read, verified and sampled once per champion version and
+    sampling; later windows load that sample from the monitoring experiment.
+    """
+
+    def build() -> pd.DataFrame:
+        frame = read(reference.uri)
+        verify_reference(frame, reference)
+        return sample(frame, options.sample_size, options.seed)
+
+    if not reference.fingerprint or options.sample_size is None:
+        return build()
+    key = (f"reference/{reference.model}/v{reference.version}/{reference.fingerprint}/"
+           f"{options.sample_size}/{options.seed}")
+    return cached_frame(experiment_name, key, build, artifact_location)
+
+
 def _summary(result: DriftResult | None, reason: str, context: dict) -> dict:
     if result is not None:
         return result.summary(**context)
@@ -541,7 +577,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _with_note(verdict: ColumnDrift, note: str) -> ColumnDrift:
-    return ColumnDrift(**{**asdict(verdict), "note": note}) if note else verdict
+    return replace(verdict, note=note) if note else verdict
 
 
 def _rounded(value: float | None) -> float | str | None:

@@ -10,24 +10,36 @@ A retrain is requested from a window (see :func:`decide_retrain`) when
 - that window drifted, and at least ``min_drifted`` of the last ``windows`` windows checked
   against the *same champion* drifted (a new champion has new reference data, so evidence
   gathered against the old one does not count);
-- no retrain was requested for a window ending within ``cooldown_hours`` of this one.
+- no retrain was requested for a window ending within ``cooldown_hours`` of this one
+  (inclusive: with daily windows and 24 hours, the next day's window cannot request again).
 
 All times are the windows' own (their data intervals), never the clock: a re-run of a window
 decides the same way, and a backfill cannot request more retrains than the cooldown allows.
+
+The same experiment caches data every window needs, such as the champion's sampled reference
+(:func:`cached_frame`), so it is read and verified once per champion, not once per window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.failure import Verdict
 from airflow_mlops.core.reports import mlflow_artifact_link
 from airflow_mlops.core.tracking import ensure_experiment
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 WINDOW_END_METRIC = "window_end"
+CACHE_MONITOR = "cache"
+CACHE_FILE = "frame.parquet"
 DRIFTED_VALUES = {True: "true", False: "false", None: "error"}
 
 
@@ -211,7 +223,7 @@ def decide_retrain(
     if count < hysteresis.min_drifted:
         return RetrainDecision(False, tally, count, len(considered))
     cooldown = dt.timedelta(hours=hysteresis.cooldown_hours)
-    recent = [r for r in requests if abs(window.end - r.end) < cooldown]
+    recent = [r for r in requests if abs(window.end - r.end) <= cooldown]
     if recent:
         return RetrainDecision(
             False,
@@ -231,3 +243,40 @@ def mark_requested(experiment_name: str, monitor: str, window: Window) -> None:
     run = experiment and _find_run(client, experiment.experiment_id, monitor, window)
     if run:
         client.set_tag(run.info.run_id, registry.tag("retrain_requested"), "true")
+
+
+def cached_frame(
+    experiment_name: str, key: str, build: Callable[[], pd.DataFrame],
+    artifact_location: str | None = None,
+) -> pd.DataFrame:
+    """The frame stored for ``key`` in the monitoring experiment; ``build()`` on first use.
+
+    Frames Parquet cannot hold (mixed-type columns) are built every time instead.
+    """
+    import mlflow
+    import pandas as pd
+    from pyarrow import ArrowException
+
+    client = mlflow.MlflowClient()
+    experiment_id = ensure_experiment(monitoring_experiment(experiment_name), artifact_location)
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{registry.tag('monitor')}` = '{CACHE_MONITOR}' and "
+        f"tags.`{registry.tag('cache_key')}` = '{key}' and attributes.status = 'FINISHED'",
+        max_results=1,
+    )
+    with tempfile.TemporaryDirectory(prefix="airflow-mlops-cache-") as folder:
+        if runs:
+            return pd.read_parquet(client.download_artifacts(runs[0].info.run_id, CACHE_FILE,
+                                                             folder))
+        frame = build()
+        path = Path(folder) / CACHE_FILE
+        try:
+            frame.to_parquet(path, index=False)
+        except (ArrowException, ValueError, TypeError):
+            return frame
+        run = client.create_run(experiment_id, run_name=f"cache {key}", tags={
+            registry.tag("monitor"): CACHE_MONITOR, registry.tag("cache_key"): key})
+        client.log_artifact(run.info.run_id, str(path))
+        client.set_terminated(run.info.run_id, "FINISHED")
+    return frame

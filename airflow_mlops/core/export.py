@@ -37,12 +37,11 @@ def _write_marker(target: StoragePath, marker: dict) -> None:
 
 
 def _has_entries(target: StoragePath) -> bool:
-    try:
-        return any(True for _ in target.iterdir())
-    except FileNotFoundError:
+    if not target.exists():
         return False
-    except NotADirectoryError:
-        raise RegistryError(f"{target}: is a file, not a folder to export into") from None
+    if not target.is_dir():
+        raise RegistryError(f"{target}: is a file, not a folder to export into")
+    return any(True for _ in target.iterdir())
 
 
 def export_version(
@@ -66,8 +65,9 @@ def export_version(
         fetched, failed its smoke check or changed since.
     """
     target = as_path(target)
-    previous = read_marker(target)
-    if previous is None and _has_entries(target):
+    occupied = _has_entries(target)
+    previous = read_marker(target) if occupied else None
+    if occupied and previous is None:
         raise RegistryError(
             f"{target}: is not empty and holds no {MARKER}; refusing to export "
             f"model '{model_name}' v{version} over its content"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
 
 SMOKE_TAG = "smoke_check"
+PYFUNC_LOADER = "mlflow.sklearn"
 
 
 @dataclass(frozen=True)
@@ -77,25 +78,40 @@ def require_version(client: MlflowClient, model: str, version: str) -> None:
         raise
 
 
+def _check_pyfunc(flavors: dict, label: str) -> None:
+    """Refuse a ``python_function`` flavor that would import anything but MLflow's sklearn
+    loader, or put code shipped with the model on the import path."""
+    pyfunc = flavors.get("python_function", {})
+    loader = pyfunc.get("loader_module")
+    code = pyfunc.get("code") or flavors["sklearn"].get("code")
+    if loader != PYFUNC_LOADER or code:
+        shipped = f" with code path {code!r}" if code else ""
+        raise RegistryError(
+            f"{label}: its MLmodel loads through {loader!r}{shipped}; only {PYFUNC_LOADER} "
+            "without code paths is loaded"
+        )
+
+
 def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) -> FetchedModel:
     """Download ``models:/model/version`` into ``folder`` and check its MLmodel.
 
     :raises RegistryError: the version does not exist, or its MLmodel is missing, asks
-        for pickle or trusts types outside the allow-list.
+        for pickle, trusts types outside the allow-list, or loads through other code than
+        MLflow's sklearn loader.
     """
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
     from mlflow.models import Model
 
-    label = f"model '{model}' v{version}"
     require_version(client, model, version)
-    uri = f"models:/{model}/{version}"
+    label, uri = f"model '{model}' v{version}", f"models:/{model}/{version}"
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder)))
     try:
         meta = Model.load(str(local))
     except (OSError, ValueError, MlflowException) as exc:
         raise RegistryError(f"{label}: MLmodel of {uri} cannot be read: {short(exc)}") from None
     check_loadable(meta.flavors.get("sklearn", {}), label)
+    _check_pyfunc(meta.flavors, label)
     return FetchedModel(model, str(version), local, folder_digest(local), meta.signature)
 
 

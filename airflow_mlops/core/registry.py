@@ -117,7 +117,7 @@ def promote(
         ledger.finish(client, entry, ledger.ABANDONED)
         raise ChampionChangedError(
             f"model '{model}': champion is version {current}; the interrupted promotion from "
-            f"{entry.from_version} to {entry.to_version} was abandoned and nothing was moved"
+            f"{entry.from_version} to {entry.to_version} was abandoned; champion left as it is"
         )
     _complete(client, entry)
     return {**result, "previous_champion": entry.from_version, "moved": True}
@@ -162,7 +162,7 @@ def rollback(
         ledger.finish(client, entry, ledger.ABANDONED)
         raise ChampionChangedError(
             f"model '{model}': champion is version {current}; the interrupted rollback from "
-            f"{entry.from_version} to {entry.to_version} was abandoned and nothing was moved"
+            f"{entry.from_version} to {entry.to_version} was abandoned; champion left as it is"
         )
     _complete(client, entry)
     set_version_tags(client, model, entry.from_version, {

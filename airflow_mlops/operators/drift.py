@@ -47,7 +47,8 @@ def finish_check(operator: BaseOperator, context: Context, checked: CheckedWindo
     context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=checked.summary.get("report"))
     if operator.do_xcom_push:
         context["ti"].xcom_push(key="return_value", value=checked.summary)
-    operator.log.info("%s", checked.verdict.message())
+    if checked.verdict.passed:
+        operator.log.info("Check passed. Report: %s", checked.summary.get("report"))
     enforce(checked.verdict, operator.log)
     return checked.summary
 
@@ -190,7 +191,7 @@ class RequestRetrainOperator(BaseOperator):
     :param experiment_name: the model's MLflow experiment. (templated)
     :param windows: how many recent windows are considered (M).
     :param min_drifted: how many of them must have drifted (N).
-    :param cooldown_hours: minimum time between two requested windows.
+    :param cooldown_hours: no request within this many hours (inclusive) of an earlier one.
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 

@@ -9,7 +9,9 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
+from airflow_mlops.operators.failure import enforce
 from airflow_mlops.operators.lineage import run_lineage
 
 if TYPE_CHECKING:
@@ -20,19 +22,26 @@ class EvaluateChallengerOperator(BaseOperator):
     """
     Score the challenger and the current champion on the interval's holdout and decide.
 
-    Returns the decision record: verdict (``promote`` or ``reject``), reasons, both
-    versions and their metrics. The record is also stored as tags on the challenger.
+    Returns a small summary: verdict (``promote``, ``reject`` or ``needs_approval``),
+    reasons, both versions, their metrics, ``record_uri`` (the full JSON record; a comparison
+    chart lies next to it on the challenger's run) and ``dry_run``. The summary is also
+    stored as tags on the challenger. A rejected challenger is a failed check of the shared
+    failure policy: the summary is pushed, then the task fails, skips or warns.
 
     :param model_name: registered model name.
     :param challenger_version: version to evaluate. (templated)
     :param data_uri: the same data the challenger was trained on. (templated)
     :param target: name of the label column.
-    :param policy: promotion policy: primary_metric, greater_is_better, threshold,
-        min_absolute_change, min_relative_change.
+    :param policy: promotion policy, the fields of
+        :class:`~airflow_mlops.core.config.PromotionPolicy`: primary_metric, thresholds,
+        guardrails, slices, bootstrap, custom_metrics, approval.
     :param features: feature columns; every other column when None.
     :param task: ``classification`` or ``regression``.
     :param holdout_fraction: share of rows held out; must match training.
-    :param seed: seed of the split; must match training.
+    :param seed: seed of the split (must match training) and of the bootstrap by default.
+    :param on_failure: when the challenger is rejected: ``fail`` (no retry), ``warn``
+        (succeed, log a warning) or ``skip`` (skip this task and its downstream tasks).
+    :param dry_run: report only: never fail or skip; downstream tasks move nothing.
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
@@ -50,10 +59,13 @@ class EvaluateChallengerOperator(BaseOperator):
         task: str = "classification",
         holdout_fraction: float = 0.25,
         seed: int = 42,
+        on_failure: str = "warn",
+        dry_run: bool = False,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        FailurePolicy(on_failure=on_failure, dry_run=dry_run)
         self.model_name = model_name
         self.challenger_version = challenger_version
         self.data_uri = data_uri
@@ -63,15 +75,19 @@ class EvaluateChallengerOperator(BaseOperator):
         self.task = task
         self.holdout_fraction = holdout_fraction
         self.seed = seed
+        self.on_failure = on_failure
+        self.dry_run = dry_run
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
         from airflow_mlops.core.evaluation import evaluate_challenger
         from airflow_mlops.core.io import read_table
+        from airflow_mlops.core.policy import REJECT
 
+        policy = FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run)
         try:
             with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
-                record = evaluate_challenger(
+                summary = evaluate_challenger(
                     read_table(self.data_uri),
                     model_name=self.model_name,
                     challenger_version=str(self.challenger_version),
@@ -85,6 +101,11 @@ class EvaluateChallengerOperator(BaseOperator):
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
-        self.log.info("Decision for %s v%s: %s (%s)", self.model_name, self.challenger_version,
-                      record["verdict"], "; ".join(record["reasons"]))
-        return record
+        summary = {**summary, "dry_run": self.dry_run}
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="return_value", value=summary)
+        described = (f"model '{self.model_name}' v{summary['challenger_version']}: "
+                     f"{summary['verdict']} ({'; '.join(summary['reasons'])})")
+        self.log.info("Decision for %s. Record: %s", described, summary["record_uri"])
+        enforce(policy.decide(passed=summary["verdict"] != REJECT, reason=described), self.log)
+        return summary

@@ -20,13 +20,17 @@ class PromoteChallengerOperator(BaseOperator):
     """
     Make the evaluated challenger the champion, if the champion has not moved since.
 
-    Compare-and-set on the decision record: the champion must still be the version the
-    evaluation compared against. The old champion gets alias ``previous_champion``. When
-    another promotion moved the champion, nothing moves and the task fails without retrying.
+    Compare-and-set on the decision: the champion must still be the version the evaluation
+    compared against. The old champion gets alias ``previous_champion``; the move is written
+    to the alias ledger. When another promotion moved the champion, nothing moves and the
+    task fails without retrying. A rejected decision is never promoted; a dry run moves
+    nothing. Re-running the task for the same DAG run moves nothing a second time. Give it
+    a one-slot ``pool`` per model to serialise promotions.
 
     :param model_name: registered model name.
-    :param decision: the evaluation's decision record, with ``challenger_version`` and
-        ``champion_version``; usually ``evaluate.output``. (templated)
+    :param decision: the evaluation's summary, with ``verdict``, ``reasons``,
+        ``challenger_version`` and ``champion_version``; usually ``evaluate.output``.
+        (templated)
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
@@ -46,22 +50,39 @@ class PromoteChallengerOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
-        from airflow_mlops.core import registry
+        from mlflow import MlflowClient
 
-        client = MlflowHook(mlflow_conn_id=self.mlflow_conn_id).get_client()
-        version = self.decision["challenger_version"]
-        try:
-            result = registry.promote(
-                client, self.model_name, version,
-                expected_champion=self.decision["champion_version"],
+        from airflow_mlops.core import registry
+        from airflow_mlops.core.policy import NEEDS_APPROVAL, REJECT
+
+        decision, model = self.decision, self.model_name
+        version, expected = decision["challenger_version"], decision["champion_version"]
+        if decision["verdict"] == REJECT:
+            raise AirflowFailException(
+                f"model '{model}' v{version}: the decision is reject; it cannot be promoted"
             )
+        if decision.get("dry_run"):
+            self.log.info("Dry run: would move champion of %s from %s to %s", model, expected,
+                          version)
+            return {"model": model, "champion": expected, "previous_champion": None,
+                    "moved": False, "dry_run": True}
+        approved = "approved by a human; " if decision["verdict"] == NEEDS_APPROVAL else ""
+        lineage = run_lineage(context)
+        try:
+            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+                client = MlflowClient()
+                result = registry.promote(
+                    client, model, version, expected_champion=expected,
+                    reason=approved + "; ".join(decision["reasons"]), lineage=lineage,
+                )
+                registry.set_version_tags(client, model, version, {
+                    "status": "champion",
+                    "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",
+                })
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
-        lineage = run_lineage(context)
-        registry.set_version_tags(client, self.model_name, version, {
-            "status": "champion", "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",
-        })
-        self.log.info("Champion of %s is version %s", self.model_name, result["champion"])
+        self.log.info("Champion of %s is version %s (moved now: %s)", model, result["champion"],
+                      result["moved"])
         return result
 
 
@@ -69,8 +90,11 @@ class RejectChallengerOperator(BaseOperator):
     """
     Record on the challenger's version that it was rejected, and why.
 
+    Reached with a decision other than ``reject``, the rejection was a human's (at the
+    approval step), and the tag says so.
+
     :param model_name: registered model name.
-    :param decision: the evaluation's decision record, with ``challenger_version`` and
+    :param decision: the evaluation's summary, with ``verdict``, ``challenger_version`` and
         ``reasons``; usually ``evaluate.output``. (templated)
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
@@ -91,13 +115,71 @@ class RejectChallengerOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
-        from airflow_mlops.core import registry
+        from mlflow import MlflowClient
 
-        client = MlflowHook(mlflow_conn_id=self.mlflow_conn_id).get_client()
+        from airflow_mlops.core import registry
+        from airflow_mlops.core.policy import REJECT
+
         version = self.decision["challenger_version"]
-        registry.set_version_tags(client, self.model_name, version, {
-            "status": "rejected", "rejected_because": "; ".join(self.decision["reasons"]),
-        })
-        champion = registry.alias_version(client, self.model_name, registry.CHAMPION)
+        because = "; ".join(self.decision["reasons"])
+        if self.decision["verdict"] != REJECT:
+            because = f"rejected at approval; the policy said {self.decision['verdict']}: {because}"
+        with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            client = MlflowClient()
+            registry.set_version_tags(client, self.model_name, version, {
+                "status": "rejected", "rejected_because": because,
+            })
+            champion = registry.alias_version(client, self.model_name, registry.CHAMPION)
         self.log.info("Rejected %s v%s; champion stays %s", self.model_name, version, champion)
         return {"model": self.model_name, "rejected": version, "champion": champion}
+
+
+class RollbackChampionOperator(BaseOperator):
+    """
+    Point ``champion`` back at ``previous_champion``; the rolled-back version becomes
+    ``previous_champion`` and is tagged ``rolled_back``.
+
+    The move is written to the alias ledger; re-running the task for the same DAG run does
+    not roll back twice.
+
+    :param model_name: registered model name.
+    :param reason: why, for the ledger. (templated)
+    :param expected_champion: roll back only if the champion is still this version, e.g.
+        the version a failed smoke check tested; any champion when None. (templated)
+    :param mlflow_conn_id: connection of the tracking server and registry.
+    """
+
+    template_fields: Sequence[str] = ("reason", "expected_champion")
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        reason: str,
+        expected_champion: str | None = None,
+        mlflow_conn_id: str = MlflowHook.default_conn_name,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.reason = reason
+        self.expected_champion = expected_champion
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> dict:
+        from mlflow import MlflowClient
+
+        from airflow_mlops.core import registry
+
+        try:
+            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+                result = registry.rollback(
+                    MlflowClient(), self.model_name, reason=self.reason,
+                    lineage=run_lineage(context), expected_champion=self.expected_champion,
+                )
+        except MlopsError as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.log.info("Champion of %s is version %s again (previous: %s; moved now: %s)",
+                      self.model_name, result["champion"], result["previous_champion"],
+                      result["moved"])
+        return result

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, TriggerRule, task
+from airflow.providers.standard.operators.hitl import HITLBranchOperator
+from airflow.sdk import DAG, BaseOperator, TriggerRule, task
 
 from airflow_mlops.core.config import ModelConfig
+from airflow_mlops.operators.deployment import (
+    BatchScoreOperator,
+    ExportModelOperator,
+    ReloadEndpointOperator,
+    SmokeCheckOperator,
+)
 from airflow_mlops.operators.evaluation import EvaluateChallengerOperator
 from airflow_mlops.operators.registry import PromoteChallengerOperator, RejectChallengerOperator
 from airflow_mlops.operators.training import TrainChallengerOperator
@@ -25,29 +32,83 @@ DEFAULT_ARGS = {
 }
 
 
+# The task each verdict of the evaluation leads to; promotion starts with the smoke check.
+ROUTES = {"promote": "smoke_check", "needs_approval": "approve", "reject": "reject"}
+APPROVE, REJECT = "Approve", "Reject"
+APPROVAL_BODY = """\
+{% set d = ti.xcom_pull(task_ids='evaluate') %}
+Challenger **v{{ d.challenger_version }}** of `{{ d.model }}` against champion \
+v{{ d.champion_version }}: the promotion policy says **{{ d.verdict }}**.
+
+{% for reason in d.reasons %}- {{ reason }}
+{% endfor %}
+Decision record and comparison chart: `{{ d.record_uri }}`
+"""
+
+
 @task.branch(task_id="route_decision")
-def route_decision(decision: dict) -> str:
-    """Follow the evaluation's verdict to the promote or the reject task."""
-    return "promote" if decision["verdict"] == "promote" else "reject"
+def route_decision(decision: dict) -> list[str]:
+    """Follow the evaluation's verdict: promote, ask a human first, or reject.
+
+    A dry run follows no branch: nothing is asked, moved or tagged.
+    """
+    return [] if decision.get("dry_run") else [ROUTES[decision["verdict"]]]
 
 
 @task(task_id="summary", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-def summarize(validation: dict, decision: dict) -> dict:
+def summarize(validation: dict, decision: dict, promotion: dict | None) -> dict:
     """One row describing the night: data, verdict, metrics and the champion afterwards."""
     metric = decision["primary_metric"]
-    promoted = decision["verdict"] == "promote"
+    moved = promotion is not None and not promotion.get("dry_run")
     return {
         "rows_validated": validation["rows"],
         "validation": "passed" if validation["success"] else "failed",
         "metric": metric,
         "challenger_version": decision["challenger_version"],
-        "challenger_metric": decision["challenger_metrics"][metric],
+        "challenger_metric": decision["challenger_metrics"].get(metric),
         "champion_metric": (decision["champion_metrics"] or {}).get(metric),
         "decision": decision["verdict"],
+        "dry_run": decision.get("dry_run", False),
         "reasons": decision["reasons"],
-        "champion_after": decision["challenger_version"] if promoted
-        else decision["champion_version"],
+        "champion_after": promotion["champion"] if moved else decision["champion_version"],
     }
+
+
+def _add_deployment(
+    config: ModelConfig, *, data_uri: str, promote: BaseOperator, reject: BaseOperator
+) -> None:
+    """The optional tasks after the decision: ``score`` each night with the champion;
+    ``export`` and then ``reload`` only when a new champion was promoted."""
+    common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id}
+    deployment = config.deployment
+    if deployment.scoring:
+        scoring = deployment.scoring
+        score = BatchScoreOperator(
+            task_id="score",
+            data_uri=REQUESTED_WINDOW + scoring.data_uri if scoring.data_uri else data_uri,
+            output_uri=REQUESTED_WINDOW + scoring.output_uri,
+            key_columns=scoring.key_columns,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            **common,
+        )
+        [promote, reject] >> score
+    last = promote
+    if deployment.export_uri:
+        last = promote >> ExportModelOperator(
+            task_id="export", target_uri=REQUESTED_WINDOW + deployment.export_uri, **common
+        )
+    if deployment.reload:
+        reload = deployment.reload
+        last >> ReloadEndpointOperator(
+            task_id="reload",
+            http_conn_id=reload.http_conn_id,
+            endpoint=reload.endpoint,
+            method=reload.method,
+            payload={"model": config.name, "alias": "champion",
+                     "version": "{{ ti.xcom_pull(task_ids='promote')['champion'] }}"},
+            attempts=reload.attempts,
+            retry_wait=reload.retry_wait_seconds,
+        )
 
 
 def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
@@ -55,9 +116,14 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
 
     It runs on the config's cron and whenever drift monitoring requests a retrain (see
     :mod:`airflow_mlops.templates.drift`); such a run reads the requesting window's partition.
+    A ``needs_approval`` verdict waits at ``approve`` for a human (Airflow's Required Actions)
+    who chooses promote or reject; unanswered, it rejects after the configured timeout.
     """
     start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.timezone.utc)
     common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id}
+    promotion = config.promotion
+    hours = promotion.approval.timeout_hours
+    timeout = None if hours is None else dt.timedelta(hours=hours)
     data_uri = REQUESTED_WINDOW + config.data_uri
     data = {
         "data_uri": data_uri,
@@ -99,14 +165,50 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             task_id="evaluate",
             challenger_version="{{ ti.xcom_pull(task_ids='train')['version'] }}",
             policy=config.promotion.model_dump(),
+            on_failure=promotion.on_failure,
+            dry_run=promotion.dry_run,
             **common,
             **data,
         )
-        promote = PromoteChallengerOperator(
-            task_id="promote", decision=evaluate.output, **common
+        approve = HITLBranchOperator(
+            task_id="approve",
+            subject=f"Promote {config.name} v{{{{ ti.xcom_pull(task_ids='evaluate')"
+            "['challenger_version'] }} to champion?",
+            body=APPROVAL_BODY,
+            options=[APPROVE, REJECT],
+            options_mapping={APPROVE: "smoke_check", REJECT: "reject"},
+            defaults=[REJECT],
+            response_timeout=timeout,
         )
-        reject = RejectChallengerOperator(task_id="reject", decision=evaluate.output, **common)
-        summary = summarize(validate.output, evaluate.output)
+        # Either route_decision or approve leads here: the other one is skipped.
+        smoke = SmokeCheckOperator(
+            task_id="smoke_check",
+            version="{{ ti.xcom_pull(task_ids='evaluate')['challenger_version'] }}",
+            data_uri=data_uri,
+            sample_rows=config.deployment.smoke_sample_rows,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            **common,
+        )
+        # Only after a passed smoke check: a skipped one (reject) skips it, a failed one
+        # fails it (its other upstream, evaluate, has succeeded either way).
+        promote = PromoteChallengerOperator(
+            task_id="promote",
+            decision=evaluate.output,
+            **({"pool": promotion.pool} if promotion.pool else {}),
+            **common,
+        )
+        reject = RejectChallengerOperator(
+            task_id="reject",
+            decision=evaluate.output,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            **common,
+        )
+        summary = summarize(validate.output, evaluate.output, promote.output)
         wait >> validate >> train >> evaluate
-        route_decision(evaluate.output) >> [promote, reject] >> summary
+        route = route_decision(evaluate.output)
+        route >> approve >> [smoke, reject]
+        route >> [smoke, reject]
+        smoke >> promote
+        [promote, reject] >> summary
+        _add_deployment(config, data_uri=data_uri, promote=promote, reject=reject)
     return dag

@@ -11,6 +11,7 @@ import yaml
 from airflow_mlops.core.config import load_model_config
 from airflow_mlops.core.errors import ConfigError
 
+REPO = Path(__file__).resolve().parents[2]
 VALID = {
     "name": "churn",
     "start_date": "2026-01-01",
@@ -195,3 +196,57 @@ def test_promotion_direction_contradicting_the_metric_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match=r"field 'promotion.greater_is_better'.*lower is better"):
         load_model_config(path)
+
+
+def test_shipped_config_declares_the_whole_promotion_policy(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path))
+    promotion = load_model_config(REPO / "dags" / "nightly_retrain.yaml").promotion
+
+    assert promotion.guardrails == {"log_loss": 0.05}
+    assert (promotion.slices.column, promotion.slices.min_rows) == ("contract", 30)
+    assert (promotion.bootstrap.resamples, promotion.bootstrap.confidence) == (1000, 0.95)
+    assert (promotion.approval.always, promotion.approval.escalate) == (False, [])
+    assert (promotion.on_failure, promotion.dry_run, promotion.pool) == ("warn", False, None)
+
+
+@pytest.mark.parametrize(("promotion", "message"), [
+    ({"guardrails": {"rmse": 0.1}},
+     r"field 'promotion.guardrails.rmse': 'rmse' is not a classification metric"),
+    ({"slices": {"column": "contract", "metric": "r2"}},
+     r"field 'promotion.slices.metric': 'r2' is not a classification metric"),
+    ({"guardrails": {"f1": -0.1}}, r"the allowed regression of f1 is negative"),
+    ({"custom_metrics": {"f1": {"function": "m.f", "greater_is_better": True}}},
+     r"f1 is a built-in metric; name it differently"),
+    ({"approval": {"escalate": ["improvement"]}},
+     r"field 'promotion.approval.escalate.0': Input should be 'significance', 'guardrails' or "
+     r"'slices'"),
+    ({"bootstrap": {"resamples": 10}}, r"field 'promotion.bootstrap.resamples'"),
+    ({"bootstrap": {"confidence": 1.0}}, r"field 'promotion.bootstrap.confidence'"),
+    ({"min_absolute_change": -0.1}, r"field 'promotion.min_absolute_change'"),
+    ({"on_failure": "ignore"}, r"field 'promotion.on_failure'"),
+])
+def test_promotion_policy_mistakes_are_named(tmp_path, promotion, message):
+    with pytest.raises(ConfigError, match=message):
+        load_model_config(write(tmp_path, with_changes(promotion=promotion)))
+
+
+def test_custom_metrics_may_be_primary_guardrail_or_slice_metric(tmp_path):
+    custom = {"cost": {"function": "pkg.metrics.cost", "greater_is_better": False}}
+    promotion = {"primary_metric": "cost", "greater_is_better": False, "custom_metrics": custom,
+                 "guardrails": {"cost": 1.0}, "slices": {"column": "region", "metric": "cost"}}
+
+    policy = load_model_config(write(tmp_path, with_changes(promotion=promotion))).promotion
+
+    assert policy.direction("cost") is False
+    assert policy.direction("log_loss") is False and policy.direction("f1") is True
+    assert [(m.name, m.function, m.greater_is_better) for m in policy.custom()] == [
+        ("cost", "pkg.metrics.cost", False)]
+
+
+def test_custom_primary_metric_direction_must_agree(tmp_path):
+    custom = {"cost": {"function": "pkg.metrics.cost", "greater_is_better": False}}
+    promotion = {"primary_metric": "cost", "greater_is_better": True, "custom_metrics": custom}
+
+    with pytest.raises(ConfigError, match=r"field 'promotion.greater_is_better': True "
+                                          r"contradicts 'cost', for which lower is better"):
+        load_model_config(write(tmp_path, with_changes(promotion=promotion)))

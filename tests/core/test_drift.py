@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -219,6 +221,19 @@ def test_summary_fits_in_4_kb_with_drifted_columns_first():
                                                          "drifted"}
 
 
+def test_summary_clips_long_lists_but_keeps_what_the_retrain_request_reads():
+    result = DriftResult(columns=[ColumnDrift("a", "ks", 0.01, 0.05, True)], drift_share=0.5,
+                         rows_reference=1, rows_current=1, sampled_reference=1,
+                         sampled_current=1, added_columns=[f"extra_{i}" for i in range(800)])
+
+    summary = result.summary(champion_version="3", verdict={"dry_run": False})
+
+    assert len(json.dumps(summary).encode()) <= MAX_SUMMARY_BYTES
+    assert summary["added_columns"].startswith('["extra_0", "extra_1"')
+    assert summary["per_column"]["a"]["drifted"] is True
+    assert (summary["champion_version"], summary["verdict"]) == ("3", {"dry_run": False})
+
+
 def test_method_list_matches_evidentlys_registry():
     import evidently.presets  # noqa: F401  (registers the stattests)
     from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
@@ -305,6 +320,34 @@ def test_monitor_drift_records_the_window_and_returns_a_small_summary(champion, 
         "drift/drift_report.html", "drift/drift_result.json"}
 
 
+def test_the_sampled_reference_is_read_and_verified_once_per_champion(champion, tmp_path):
+    from airflow_mlops.core.io import read_table
+
+    _, train, make = champion
+    make()
+    _, current = frames()
+    current.to_csv(tmp_path / "window.csv", index=False)
+    reads = []
+
+    def read(uri):
+        reads.append(Path(uri).name)
+        return read_table(uri)
+
+    for day in (2, 3):
+        start = dt.datetime(2026, 3, day, tzinfo=dt.timezone.utc)
+        checked = monitor_drift(
+            model_name="churn", experiment_name="airflow-mlops/churn",
+            window=Window(start, start + dt.timedelta(days=1)),
+            data_uri=str(tmp_path / "window.csv"), target=None, features=None,
+            options=DriftOptions(sample_size=1000, seed=3), policy=FailurePolicy(),
+            lineage={}, artifact_location=str(tmp_path / "artifacts"), read=read,
+        )
+        assert checked.summary["rows"]["reference"] == 1000
+        train.unlink(missing_ok=True)
+
+    assert reads == ["train.csv", "window.csv", "window.csv"]
+
+
 def test_monitor_drift_turns_unusable_data_into_a_failed_check(champion, tmp_path):
     _, _, make = champion
     make()
@@ -322,3 +365,52 @@ def test_monitor_drift_turns_unusable_data_into_a_failed_check(champion, tmp_pat
     assert "empty.csv: data set has no rows" in checked.summary["error"]
     assert checked.verdict.outcome.value == "fail"
     assert "empty.csv: data set has no rows" in checked.verdict.message()
+
+
+def write_config(folder, **drift) -> str:
+    import yaml
+
+    raw = {"name": "churn", "start_date": "2026-01-01", "data_uri": "/d/{{ ds }}.csv",
+           "target": "churned", "features": ["tenure"], "suite": "s.json",
+           "estimator": {"class": "sklearn.linear_model.LogisticRegression"}}
+    path = folder / "model.yaml"
+    path.write_text(yaml.safe_dump({**raw, "drift": drift} if drift else raw))
+    return path
+
+
+def test_configs_without_a_drift_section_get_the_defaults(tmp_path):
+    from airflow_mlops.core.config import load_model_config
+
+    drift = load_model_config(write_config(tmp_path)).drift
+
+    assert (drift.drift_share, drift.sample_size, drift.on_failure) == (0.5, 100_000, "warn")
+    assert (drift.trigger.windows, drift.trigger.min_drifted) == (3, 2)
+    assert drift.quality is None
+
+
+def test_drift_uris_expand_environment_variables(tmp_path, monkeypatch):
+    from airflow_mlops.core.config import load_model_config
+
+    monkeypatch.setenv("LAKE", "/mnt/lake")
+    path = write_config(tmp_path, data_uri="$LAKE/scored/{{ ds }}.csv",
+                        quality={"data_uri": "${LAKE}/labels.csv"})
+
+    drift = load_model_config(path).drift
+
+    assert drift.data_uri == "/mnt/lake/scored/{{ ds }}.csv"
+    assert drift.quality.data_uri == "/mnt/lake/labels.csv"
+
+
+@pytest.mark.parametrize("drift, message", [
+    ({"method": "nope"}, "field 'drift.method': unknown drift method 'nope'"),
+    ({"columns": {"tenure": {"method": "nope"}}}, "unknown drift method 'nope'"),
+    ({"columns": {"age": {"method": "ks"}}}, "field 'drift.columns': age not among"),
+    ({"trigger": {"windows": 2, "min_drifted": 3}}, "min_drifted (3) exceeds windows (2)"),
+    ({"quality": {"data_uri": "l.csv", "metric": "rmse"}}, "'rmse' is not a classification"),
+    ({"on_failure": "explode"}, "field 'drift.on_failure'"),
+])
+def test_invalid_drift_sections_name_the_field(tmp_path, drift, message):
+    from airflow_mlops.core.config import load_model_config
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_model_config(write_config(tmp_path, **drift))

@@ -121,14 +121,15 @@ def test_a_new_champion_resets_the_evidence(record):
 
 
 def test_cooldown_after_a_request(record):
-    for day in (1, 2, 3, 4):
+    for day in (1, 2, 3, 4, 5):
         record(day, True)
     requested = [Request(window(2).key, window(2).end)]
 
     blocked = decide(3, requests=requested)
     assert not blocked.requested
     assert "within the 48 h cooldown" in blocked.reason
-    assert decide(4, requests=requested).requested, "48 h after the request"
+    assert not decide(4, requests=requested).requested, "48 h after the request: inclusive"
+    assert decide(5, requests=requested).requested
     assert not decide(1, requests=requested).requested, "a backfill is cooled down too"
 
 

@@ -88,7 +88,8 @@ def test_a_new_version_replaces_the_old_files(versions, tmp_path):
     assert result["changed"] is True
     assert not (target / "old_extra.txt").exists()
     assert read_marker(target)["version"] == "2"
-    assert type(mlflow.sklearn.load_model(str(target))).__name__ == "DecisionTreeClassifier"
+    estimator = mlflow.sklearn.load_model(str(target)).steps[-1][1]
+    assert type(estimator).__name__ == "DecisionTreeClassifier"
 
 
 def test_an_interrupted_export_is_completed_by_a_rerun(versions, tmp_path):

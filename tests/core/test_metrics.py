@@ -9,11 +9,16 @@ from sklearn import metrics as sk
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import LinearSVC
 
+from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.core.metrics import (
     CLASSIFICATION,
     REGRESSION,
     TASK_METRICS,
+    CustomMetric,
+    compute,
     greater_is_better,
+    predict,
+    resampled,
     score,
 )
 
@@ -134,3 +139,87 @@ def test_metric_direction(metric, higher):
 
 def test_task_metrics_cover_both_tasks():
     assert TASK_METRICS == {"classification": CLASSIFICATION, "regression": REGRESSION}
+
+
+RESAMPLES = np.random.default_rng(3).integers(0, 400, size=(20, 400))
+
+
+def per_resample(function, *arrays):
+    return [function(*(a[rows] for a in arrays)) for rows in RESAMPLES]
+
+
+@pytest.mark.parametrize("target", ["churned", "region"])
+def test_resampled_classification_metrics_match_scikit_learn(sample, target):
+    features, labels = sample[FEATURES], sample[target]
+    model = LogisticRegression(max_iter=2000).fit(features, labels)
+    outputs = predict(model, features, labels, "classification")
+    truth, predicted = labels.to_numpy(), model.predict(features)
+    proba = model.predict_proba(features)
+    average = "binary" if target == "churned" else "macro"
+
+    expected = {
+        "accuracy": per_resample(sk.accuracy_score, truth, predicted),
+        "f1": per_resample(lambda t, p: sk.f1_score(t, p, average=average), truth, predicted),
+        "precision": per_resample(
+            lambda t, p: sk.precision_score(t, p, average=average, zero_division=0),
+            truth, predicted),
+        "log_loss": per_resample(lambda t, p: sk.log_loss(t, p, labels=model.classes_),
+                                 truth, proba),
+        "roc_auc": per_resample(
+            (lambda t, p: sk.roc_auc_score(t, p[:, 1])) if target == "churned"
+            else (lambda t, p: sk.roc_auc_score(t, p, multi_class="ovr")), truth, proba),
+    }
+    for metric, values in expected.items():
+        assert resampled(metric, outputs, RESAMPLES) == pytest.approx(values), metric
+
+
+def test_resampled_regression_metrics_match_scikit_learn(sample):
+    features, target = sample[["tenure_months", "support_calls"]], sample["monthly_charges"]
+    model = LinearRegression().fit(features, target)
+    outputs = predict(model, features, target, "regression")
+    truth, predicted = target.to_numpy(), model.predict(features)
+
+    assert resampled("r2", outputs, RESAMPLES) == pytest.approx(
+        per_resample(sk.r2_score, truth, predicted))
+    assert resampled("rmse", outputs, RESAMPLES) == pytest.approx(
+        per_resample(sk.root_mean_squared_error, truth, predicted))
+
+
+def test_roc_auc_on_rows_of_one_class_is_undefined(sample):
+    features, target = sample[FEATURES], sample["churned"]
+    outputs = predict(LogisticRegression(max_iter=500).fit(features, target), features, target,
+                      "classification")
+    ones = np.flatnonzero(target.to_numpy() == 1)
+
+    assert np.isnan(resampled("roc_auc", outputs, ones[None, :])[0])
+    assert "roc_auc" not in compute(outputs, ones)
+    assert compute(outputs, ones)["recall"] == pytest.approx(
+        float(np.mean(outputs.predicted[ones] == 1)))
+
+
+def test_custom_metrics_get_labels_or_the_positive_probability(sample):
+    features, target = sample[FEATURES], sample["churned"]
+    model = LogisticRegression(max_iter=500).fit(features, target)
+    custom = (CustomMetric("balanced", "sklearn.metrics.balanced_accuracy_score", True),
+              CustomMetric("ap", "sklearn.metrics.average_precision_score", True, True))
+
+    result = compute(predict(model, features, target, "classification"), custom=custom)
+
+    assert result["balanced"] == pytest.approx(
+        sk.balanced_accuracy_score(target, model.predict(features)))
+    assert result["ap"] == pytest.approx(
+        sk.average_precision_score(target, model.predict_proba(features)[:, 1]))
+
+
+def test_a_failing_custom_metric_is_named(sample):
+    features, target = sample[FEATURES], sample["churned"]
+    outputs = predict(LinearSVC().fit(features, target), features, target, "classification")
+    broken = CustomMetric("broken", "sklearn.metrics.roc_auc_score", True, needs_proba=True)
+    failing = CustomMetric("failing", "sklearn.metrics.r2_score", True)
+
+    with pytest.raises(ConfigError, match="custom metric 'broken' needs a model with "
+                                          "predict_proba"):
+        compute(outputs, custom=(broken,))
+    with pytest.raises(ConfigError, match=r"custom metric 'failing' \(sklearn.metrics.r2_score\) "
+                                          r"failed: "):
+        resampled("failing", outputs, np.zeros((1, 0), dtype=int), (failing,))

@@ -5,9 +5,20 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pytest
 
-from airflow_mlops.core.policy import PROMOTE, REJECT, decide
+from airflow_mlops.core.policy import (
+    NEEDS_APPROVAL,
+    PROMOTE,
+    REJECT,
+    Guardrail,
+    SliceRule,
+    SliceScore,
+    decide,
+    interval,
+    unusable,
+)
 
 
 def test_first_champion_needs_the_bar():
@@ -73,7 +84,144 @@ def test_decision_is_plain_json():
 
     assert json.loads(json.dumps(decision.to_dict())) == {
         "verdict": PROMOTE, "reasons": decision.reasons,
+        "checks": [{"name": "improvement", "passed": True, "reason": decision.reasons[0]}],
     }
+
+
+def test_every_check_is_reported_even_after_one_failed():
+    decision = decide("roc_auc", 0.65, 0.7, threshold=0.7,
+                      guardrails=[Guardrail("f1", 0.5, 0.6, 0.05)])
+
+    assert [(c.name, c.passed) for c in decision.checks] == [
+        ("bar", False), ("improvement", False), ("guardrails", False),
+    ]
+    assert decision.reasons == [c.reason for c in decision.checks]
+
+
+SIGNIFICANT = {"gain_interval": (0.01, 0.05), "confidence": 0.95}
+
+
+def test_gain_whose_interval_clears_zero_is_promoted():
+    decision = decide("roc_auc", 0.83, 0.8, **SIGNIFICANT)
+
+    assert decision.verdict == PROMOTE
+    assert decision.reasons[1] == ("roc_auc gain 95% interval [+0.0100, +0.0500]: lower bound "
+                                   "clears the required > 0 and >= 0.0000")
+
+
+def test_gain_within_noise_is_rejected_by_the_bootstrap_rule():
+    decision = decide("roc_auc", 0.83, 0.8, gain_interval=(-0.01, 0.07), confidence=0.9)
+
+    assert decision.verdict == REJECT
+    assert [c.name for c in decision.checks if not c.passed] == ["significance"]
+    assert "90% interval [-0.0100, +0.0700]: lower bound does not clear" in decision.reasons[1]
+    assert decision.reasons[1].endswith("(within noise)")
+
+
+def test_lower_bound_must_clear_the_required_change_not_only_zero():
+    decision = decide("roc_auc", 0.9, 0.8, min_absolute_change=0.05, gain_interval=(0.04, 0.15),
+                      confidence=0.95)
+
+    assert decision.checks[0].passed and not decision.checks[1].passed
+    assert decision.verdict == REJECT
+
+
+def test_undefined_bootstrap_fails_the_significance_check():
+    decision = decide("roc_auc", 0.9, 0.8, gain_interval=None, confidence=0.95)
+
+    assert decision.verdict == REJECT
+    assert decision.reasons[1] == "roc_auc gain: no bootstrap resample defined the metric"
+
+
+def test_no_significance_check_without_a_champion():
+    assert decide("roc_auc", 0.9, None, confidence=0.95).verdict == PROMOTE
+
+
+def test_interval_is_the_central_percentile_range_ignoring_undefined_resamples():
+    gains = [*np.linspace(0.0, 1.0, 101), np.nan, np.nan]
+
+    assert interval(gains, 0.9) == pytest.approx((0.05, 0.95))
+    assert interval([np.nan], 0.9) is None
+
+
+@pytest.mark.parametrize(("challenger", "champion", "greater", "verdict"), [
+    (0.56, 0.6, True, PROMOTE),     # f1 lost 0.04 <= 0.05
+    (0.54, 0.6, True, REJECT),      # f1 lost 0.06
+    (0.44, 0.4, False, PROMOTE),    # log_loss rose 0.04
+    (0.46, 0.4, False, REJECT),     # log_loss rose 0.06
+])
+def test_guardrail_may_not_regress_by_more_than_allowed(challenger, champion, greater, verdict):
+    rule = Guardrail("g", challenger, champion, 0.05, greater)
+
+    decision = decide("roc_auc", 0.9, 0.8, guardrails=[rule])
+
+    assert decision.verdict == verdict
+    word = "within" if verdict == PROMOTE else "exceeds"
+    assert f"guardrail g {challenger:.4f} vs champion {champion:.4f}" in decision.reasons[1]
+    assert f"{word} the allowed 0.0500" in decision.reasons[1]
+
+
+def slices(*scores, min_rows=30, max_regression=0.05, greater=True):
+    return SliceRule("contract", "roc_auc", min_rows, max_regression,
+                     [SliceScore(*score) for score in scores], greater)
+
+
+def test_slice_that_loses_too_much_rejects_and_is_named():
+    rule = slices(("monthly", 200, 0.80, 0.81), ("yearly", 120, 0.70, 0.78))
+
+    decision = decide("roc_auc", 0.9, 0.8, slices=rule)
+
+    assert decision.verdict == REJECT
+    assert decision.reasons[1] == ("slices of contract by roc_auc: 2 checked; 1 lose more than "
+                                   "0.0500: yearly (120 rows) 0.7000 vs 0.7800")
+
+
+def test_small_and_undefined_slices_are_not_checked():
+    rule = slices(("monthly", 200, 0.80, 0.81), ("tiny", 29, 0.1, 0.9), ("one-class", 50, None,
+                                                                            None))
+
+    decision = decide("roc_auc", 0.9, 0.8, slices=rule)
+
+    assert decision.verdict == PROMOTE
+    assert decision.reasons[1] == ("slices of contract by roc_auc: 1 checked, 2 too small or "
+                                   "undefined, none loses more than 0.0500")
+
+
+def test_slice_regression_follows_the_metric_direction():
+    assert decide("rmse", 3.0, 3.5, greater_is_better=False,
+                  slices=slices(("a", 50, 4.0, 3.0), greater=False)).verdict == REJECT
+
+
+def test_always_ask_turns_a_promotion_into_needs_approval():
+    assert decide("roc_auc", 0.9, 0.8, require_approval=True).verdict == NEEDS_APPROVAL
+    assert decide("roc_auc", 0.9, None, require_approval=True).verdict == NEEDS_APPROVAL
+    assert decide("roc_auc", 0.7, 0.8, require_approval=True).verdict == REJECT
+
+
+def test_escalated_checks_ask_a_human_instead_of_rejecting():
+    noisy = {"gain_interval": (-0.01, 0.05), "confidence": 0.95}
+
+    assert decide("roc_auc", 0.83, 0.8, **noisy).verdict == REJECT
+    assert decide("roc_auc", 0.83, 0.8, escalate=["significance"], **noisy).verdict == \
+        NEEDS_APPROVAL
+    # The point estimate is worse: a human is not asked to overrule that.
+    assert decide("roc_auc", 0.79, 0.8, escalate=["significance"], **noisy).verdict == REJECT
+
+
+def test_escalation_needs_every_failed_check_to_be_escalated():
+    rule = Guardrail("f1", 0.4, 0.6, 0.05)
+    noisy = {"gain_interval": (-0.01, 0.05), "confidence": 0.95, "guardrails": [rule]}
+
+    assert decide("roc_auc", 0.83, 0.8, escalate=["significance"], **noisy).verdict == REJECT
+    assert decide("roc_auc", 0.83, 0.8, escalate=["significance", "guardrails"],
+                  **noisy).verdict == NEEDS_APPROVAL
+
+
+def test_unusable_challenger_is_rejected():
+    decision = unusable("challenger v3 cannot be loaded or cannot predict: KeyError: 'x'")
+
+    assert decision.verdict == REJECT
+    assert [(c.name, c.passed) for c in decision.checks] == [("usable", False)]
 
 
 def _mlflow_verdict(challenger, champion, greater, threshold, absolute, relative):

@@ -8,8 +8,8 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from airflow_mlops.core import registry
-from airflow_mlops.core.errors import ChampionChangedError
+from airflow_mlops.core import ledger, registry
+from airflow_mlops.core.errors import ChampionChangedError, RegistryError
 
 MODEL = "churn"
 
@@ -130,3 +130,163 @@ def test_ensure_registered_model_is_idempotent(mlflow_session):
     registry.ensure_registered_model(client, "fresh")
 
     assert [m.name for m in client.search_registered_models()] == ["fresh"]
+
+
+RUN = {"dag_id": "nightly_retrain_churn", "run_id": "scheduled__2026-03-02"}
+
+
+def moves(client: MlflowClient, alias: str = registry.CHAMPION) -> list[tuple]:
+    return [(e.action, e.from_version, e.to_version, e.dag_run_id, e.status)
+            for e in ledger.history(client, MODEL, alias=alias)]
+
+
+def test_promotion_is_recorded_in_the_ledger(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, reason="first", lineage=RUN)
+
+    registry.promote(client, MODEL, "2", expected_champion="1", reason="better",
+                     lineage={**RUN, "run_id": "r2"})
+
+    assert moves(client) == [("promote", "1", "2", "r2", ledger.DONE),
+                             ("promote", None, "1", RUN["run_id"], ledger.DONE)]
+    assert ledger.history(client, MODEL)[0].reason == "better"
+
+
+def test_lost_compare_and_set_records_nothing(client):
+    registry.promote(client, MODEL, "2", expected_champion=None, lineage=RUN)
+
+    with pytest.raises(ChampionChangedError):
+        registry.promote(client, MODEL, "3", expected_champion="1",
+                         lineage={**RUN, "run_id": "r2"})
+
+    assert len(moves(client)) == 1
+
+
+def test_re_running_a_promotion_moves_nothing_twice_even_after_later_moves(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage=RUN)
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage={**RUN, "run_id": "r2"})
+
+    again = registry.promote(client, MODEL, "1", expected_champion=None, lineage=RUN)
+
+    assert again == {"model": MODEL, "champion": "1", "previous_champion": None, "moved": False}
+    assert aliases(client) == {registry.CHAMPION: "2", registry.PREVIOUS_CHAMPION: "1"}
+    assert len(moves(client)) == 2
+
+
+@pytest.mark.parametrize("done_before_crash", [
+    [],                                         # crashed right after writing the entry
+    [registry.PREVIOUS_CHAMPION],               # ... after moving previous_champion
+    [registry.PREVIOUS_CHAMPION, registry.CHAMPION],  # ... before completing the entry
+])
+def test_re_run_completes_an_interrupted_promotion(client, done_before_crash):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    ledger.begin(client, model=MODEL, alias=registry.CHAMPION, from_version="1", to_version="2",
+                 action=registry.PROMOTE, reason="better", lineage=RUN)
+    for alias in done_before_crash:
+        client.set_registered_model_alias(MODEL, alias, "1" if alias != registry.CHAMPION else "2")
+
+    result = registry.promote(client, MODEL, "2", expected_champion="1", lineage=RUN)
+
+    assert result["moved"] is True
+    assert aliases(client) == {registry.CHAMPION: "2", registry.PREVIOUS_CHAMPION: "1"}
+    assert moves(client)[0] == ("promote", "1", "2", RUN["run_id"], ledger.DONE)
+    assert len(moves(client)) == 2
+
+
+def test_interrupted_promotion_is_abandoned_when_the_champion_moved_meanwhile(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    ledger.begin(client, model=MODEL, alias=registry.CHAMPION, from_version="1", to_version="2",
+                 action=registry.PROMOTE, reason="", lineage=RUN)
+    client.set_registered_model_alias(MODEL, registry.CHAMPION, "3")  # another writer
+
+    with pytest.raises(ChampionChangedError, match="champion is version 3; the interrupted "
+                                                   "promotion from 1 to 2 was abandoned"):
+        registry.promote(client, MODEL, "2", expected_champion="1", lineage=RUN)
+
+    assert aliases(client) == {registry.CHAMPION: "3"}
+    assert moves(client)[0][-1] == ledger.ABANDONED
+
+
+def test_rollback_restores_the_previous_champion_and_is_recorded(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage={**RUN, "run_id": "r2"})
+
+    result = registry.rollback(client, MODEL, reason="smoke check failed", lineage=RUN)
+
+    assert result == {"model": MODEL, "champion": "1", "previous_champion": "2", "moved": True}
+    assert aliases(client) == {registry.CHAMPION: "1", registry.PREVIOUS_CHAMPION: "2"}
+    latest = ledger.history(client, MODEL)[0]
+    assert (latest.action, latest.from_version, latest.to_version, latest.reason) == (
+        "rollback", "2", "1", "smoke check failed")
+    tags = client.get_model_version(MODEL, "2").tags
+    assert tags["airflow_mlops.status"] == "rolled_back"
+    assert tags["airflow_mlops.rolled_back_by"] == f"{RUN['dag_id']}/{RUN['run_id']}"
+
+
+def test_rollback_re_run_does_not_roll_back_twice(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage={**RUN, "run_id": "r2"})
+    first = registry.rollback(client, MODEL, lineage=RUN)
+
+    again = registry.rollback(client, MODEL, lineage=RUN)
+
+    assert again == {**first, "moved": False}
+    assert aliases(client) == {registry.CHAMPION: "1", registry.PREVIOUS_CHAMPION: "2"}
+    assert len(moves(client)) == 3
+
+
+def test_rollback_completes_after_a_crash_between_its_writes(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage={**RUN, "run_id": "r2"})
+    ledger.begin(client, model=MODEL, alias=registry.CHAMPION, from_version="2", to_version="1",
+                 action=registry.ROLLBACK, reason="", lineage=RUN)
+    client.set_registered_model_alias(MODEL, registry.PREVIOUS_CHAMPION, "2")  # then crashed
+
+    assert registry.rollback(client, MODEL, lineage=RUN)["moved"] is True
+    assert aliases(client) == {registry.CHAMPION: "1", registry.PREVIOUS_CHAMPION: "2"}
+    assert moves(client)[0] == ("rollback", "2", "1", RUN["run_id"], ledger.DONE)
+
+
+def test_rollback_twice_undoes_the_rollback(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage={**RUN, "run_id": "r2"})
+    registry.rollback(client, MODEL, lineage={**RUN, "run_id": "r3"})
+
+    registry.rollback(client, MODEL, lineage={**RUN, "run_id": "r4"})
+
+    assert aliases(client) == {registry.CHAMPION: "2", registry.PREVIOUS_CHAMPION: "1"}
+
+
+def test_rollback_needs_a_previous_champion(client):
+    with pytest.raises(RegistryError, match="model 'churn' has no champion"):
+        registry.rollback(client, MODEL, lineage=RUN)
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+
+    with pytest.raises(RegistryError, match="no previous_champion other than champion v1"):
+        registry.rollback(client, MODEL, lineage=RUN)
+
+    assert aliases(client) == {registry.CHAMPION: "1"}
+    assert len(moves(client)) == 1
+
+
+def test_rollback_of_an_expected_champion_only(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage={**RUN, "run_id": "r2"})
+
+    with pytest.raises(ChampionChangedError, match="champion is version 2, not 3; nothing was "
+                                                   "rolled back"):
+        registry.rollback(client, MODEL, lineage=RUN, expected_champion="3")
+
+    assert aliases(client) == {registry.CHAMPION: "2", registry.PREVIOUS_CHAMPION: "1"}
+
+
+def test_set_alias_records_each_move_once(client):
+    assert registry.set_alias(client, MODEL, registry.CHALLENGER, "1", action="train",
+                              lineage=RUN) is True
+    assert registry.set_alias(client, MODEL, registry.CHALLENGER, "1", action="train",
+                              lineage=RUN) is False
+    assert registry.set_alias(client, MODEL, registry.CHALLENGER, "2", action="train",
+                              lineage={**RUN, "run_id": "r2"}) is True
+
+    assert moves(client, registry.CHALLENGER) == [
+        ("train", "1", "2", "r2", ledger.DONE), ("train", None, "1", RUN["run_id"], ledger.DONE),
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from airflow_mlops.core import registry
@@ -88,6 +89,22 @@ def test_a_missing_model_file_fails(store, sample):
     model_file(version).unlink()
 
     with pytest.raises(SmokeCheckError, match="cannot be loaded"):
+        check(sample, version)
+
+
+@pytest.mark.parametrize("change", [
+    {"loader_module": "mymodels.loader"},
+    {"code": "code"},
+], ids=["other-loader", "code-path"])
+def test_an_mlmodel_that_would_import_other_code_is_refused(store, sample, change):
+    version = store()
+    mlmodel = model_file(version).with_name("MLmodel")
+    meta = yaml.safe_load(mlmodel.read_text())
+    meta["flavors"]["python_function"].update(change)
+    mlmodel.write_text(yaml.safe_dump(meta))
+
+    with pytest.raises(SmokeCheckError, match=r"its MLmodel loads through .*; only "
+                       r"mlflow\.sklearn without code paths is loaded"):
         check(sample, version)
 
 

@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from airflow_mlops.core import registry
+from airflow_mlops.core import ledger, registry
 from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.core.splits import split
 from airflow_mlops.core.tracking import ensure_experiment
@@ -109,14 +109,19 @@ def test_another_dag_run_creates_a_new_version(train):
     assert registry.alias_version(client, MODEL, registry.CHALLENGER) == "2"
 
 
-def test_reuse_points_the_challenger_back_at_the_earlier_version(train):
+def test_reuse_does_not_move_the_challenger_a_second_time(train):
     train()
     train(lineage={**LINEAGE, "run_id": "manual__2026-01-02"})
 
     again = train()
 
+    client = MlflowClient()
     assert again["version"] == "1"
-    assert registry.alias_version(MlflowClient(), MODEL, registry.CHALLENGER) == "1"
+    assert registry.alias_version(client, MODEL, registry.CHALLENGER) == "2"
+    moves = ledger.history(client, MODEL, alias=registry.CHALLENGER)
+    assert [(m.from_version, m.to_version, m.dag_run_id) for m in moves] == [
+        ("1", "2", "manual__2026-01-02"), (None, "1", LINEAGE["run_id"]),
+    ]
 
 
 def test_stray_running_run_without_a_version_is_failed(train, tmp_path):
@@ -140,6 +145,23 @@ def test_running_run_that_registered_a_version_is_finished_and_reused(train):
 
     assert (second["version"], second["reused"]) == (first["version"], True)
     assert client.get_run(first["run_id"]).info.status == "FINISHED"
+
+
+def test_retry_after_a_crash_before_the_alias_moved_leaves_no_orphan_version(train):
+    first = train()
+    client = MlflowClient()
+    move = ledger.history(client, MODEL)[0]
+    client.delete_registered_model_alias(MODEL, registry.CHALLENGER)  # the move was begun only
+    client.update_run(move.entry_id, status="RUNNING")
+    client.update_run(first["run_id"], status="RUNNING")  # and the task was killed
+
+    again = train()
+
+    assert (again["version"], again["reused"]) == ("1", True)
+    assert versions(client) == ["1"]
+    assert registry.alias_version(client, MODEL, registry.CHALLENGER) == "1"
+    assert [(m.to_version, m.status) for m in ledger.history(client, MODEL)] == [
+        ("1", ledger.DONE)]
 
 
 def test_estimator_outside_the_allow_list_registers_nothing(train):

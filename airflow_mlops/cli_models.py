@@ -1,0 +1,164 @@
+"""``airflow-mlops models``: the aliases, decisions and alias ledger of a registered model.
+
+- ``status NAME``: where each alias points, and the latest versions' decisions;
+- ``history NAME``: the alias ledger, newest move first;
+- ``rollback NAME``: champion back to previous_champion, recorded in the ledger.
+
+MLflow is reached through an Airflow connection (``--conn-id``), a tracking URI
+(``--tracking-uri``), or else MLflow's own environment (``MLFLOW_TRACKING_URI``...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from airflow_mlops.cli import EXIT_OK, _table
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+CLI_DAG_ID = "airflow-mlops-cli"
+MAX_REASONS = 100
+
+
+@contextmanager
+def _client(args: argparse.Namespace) -> Iterator[MlflowClient]:
+    """A client for the MLflow the arguments name."""
+    from mlflow import MlflowClient
+
+    from airflow_mlops.core.tracking import TrackingTarget, tracking_session
+
+    if args.conn_id:
+        from airflow_mlops.hooks.mlflow import MlflowHook
+
+        target = MlflowHook(mlflow_conn_id=args.conn_id).get_target()
+    elif args.tracking_uri:
+        target = TrackingTarget(args.tracking_uri, registry_uri=args.registry_uri)
+    else:
+        yield MlflowClient()
+        return
+    with tracking_session(target):
+        yield MlflowClient()
+
+
+def _status(args: argparse.Namespace) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from airflow_mlops.core import registry
+    from airflow_mlops.core.errors import RegistryError
+
+    with _client(args) as client:
+        try:
+            model = client.get_registered_model(args.model)
+        except MlflowException as exc:
+            if exc.error_code in registry.NOT_FOUND_CODES:
+                raise RegistryError(f"model '{args.model}' is not registered") from None
+            raise
+        versions = client.search_model_versions(
+            f"name='{args.model}'", max_results=args.decisions,
+            order_by=["version_number DESC"],
+        )
+    aliases = {alias: str(version) for alias, version in sorted(model.aliases.items())}
+    decisions = []
+    for version in versions:
+        tags = {key.removeprefix(registry.TAG_PREFIX): value
+                for key, value in version.tags.items() if key.startswith(registry.TAG_PREFIX)}
+        decisions.append({
+            "version": str(version.version),
+            "decision": tags.get("decision", ""),
+            "status": tags.get("status", ""),
+            "compared_to": tags.get("compared_to", ""),
+            "evaluated_by": tags.get("evaluated_by", ""),
+            "reasons": tags.get("reasons", ""),
+        })
+    if args.json:
+        print(json.dumps({"model": args.model, "aliases": aliases, "decisions": decisions},
+                         indent=2))
+        return EXIT_OK
+    lines = [f"model {args.model}", ""]
+    lines.append(_table([("ALIAS", "VERSION"), *aliases.items()]) if aliases else "no aliases")
+    if decisions:
+        rows = [("VERSION", "DECISION", "STATUS", "COMPARED TO", "EVALUATED BY", "REASONS")]
+        rows += [(d["version"], d["decision"] or "-", d["status"] or "-", d["compared_to"] or "-",
+                  d["evaluated_by"] or "-", _short(d["reasons"])) for d in decisions]
+        lines += ["", _table(rows)]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    from airflow_mlops.core import ledger
+
+    with _client(args) as client:
+        entries = ledger.history(client, args.model, alias=args.alias, max_results=args.limit)
+    if args.json:
+        print(json.dumps([entry.to_dict() for entry in entries], indent=2))
+        return EXIT_OK
+    if not entries:
+        print(f"no alias moves of model {args.model} recorded")
+        return EXIT_OK
+    rows = [("TIME (UTC)", "ALIAS", "FROM", "TO", "ACTION", "STATUS", "DAG RUN", "REASON")]
+    rows += [(f"{e.time:%Y-%m-%d %H:%M:%S}", e.alias, e.from_version or "-", e.to_version,
+              e.action, e.status.lower(), f"{e.dag_id}/{e.dag_run_id}", _short(e.reason))
+             for e in entries]
+    print(_table(rows))
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from airflow_mlops.core import registry
+
+    moment = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    lineage = {"dag_id": CLI_DAG_ID, "run_id": f"cli__{moment}__{getpass.getuser()}"}
+    with _client(args) as client:
+        result = registry.rollback(client, args.model, reason=args.reason, lineage=lineage,
+                                   expected_champion=args.expected_champion)
+    print(json.dumps(result, indent=2) if args.json else
+          f"model {args.model}: champion is v{result['champion']} again; "
+          f"previous_champion is v{result['previous_champion']}")
+    return EXIT_OK
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_REASONS else text[: MAX_REASONS - 3] + "..."
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="registered model name")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--conn-id", help="Airflow connection of type mlflow to use")
+    where.add_argument("--tracking-uri", help="MLflow tracking URI (else $MLFLOW_TRACKING_URI)")
+    parser.add_argument("--registry-uri", help="MLflow registry URI, with --tracking-uri")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_models(commands: argparse._SubParsersAction) -> None:
+    """The ``models`` command group: status, history, rollback."""
+    models = commands.add_parser("models", help="aliases, decisions and alias history of a model")
+    actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    status = actions.add_parser("status", help="where the aliases point; latest decisions")
+    _common(status)
+    status.add_argument("--decisions", type=int, default=5,
+                        help="show the decisions of this many newest versions (5)")
+    status.set_defaults(handler=_status)
+
+    history = actions.add_parser("history", help="the alias ledger, newest move first")
+    _common(history)
+    history.add_argument("--alias", help="only moves of this alias, e.g. champion")
+    history.add_argument("--limit", type=int, default=50, help="at most this many moves (50)")
+    history.set_defaults(handler=_history)
+
+    rollback = actions.add_parser("rollback", help="point champion back at previous_champion")
+    _common(rollback)
+    rollback.add_argument("--reason", required=True, help="why, for the ledger")
+    rollback.add_argument("--expected-champion", metavar="VERSION",
+                          help="only if champion is still this version")
+    rollback.set_defaults(handler=_rollback)

@@ -1,0 +1,235 @@
+"""The retrain template's promotion as real DAG runs: re-runs, and a human answering approval.
+
+Each test writes the template's DAG file and a variant of its YAML into a DAG bundle under
+tmp_path (dag.test() needs the DAG in a configured bundle), with a fresh MLflow store.
+
+Re-runs are tested two ways: clearing tasks of the finished DagRun and running them again in
+that same DagRun (``rerun``: SerializedDAG.clear + the scheduling loop dag.test() uses), and
+dag.test() again with the same logical date and run_after, which recreates the DagRun under
+the same run_id with every XCom gone. A human's answer is given the way the api-server's
+Human-in-the-loop endpoint gives it, from a second thread while dag.test() waits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import runpy
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_mlops.core import ledger
+from airflow_mlops.core.registry import CHALLENGER, CHAMPION, alias_version, tag
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "churn"
+NIGHT = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+DAG_FILE = """\
+from pathlib import Path
+
+from airflow_mlops.core.config import load_model_config
+from airflow_mlops.templates.retrain import build_retrain_dag
+
+dag = build_retrain_dag(load_model_config(Path(__file__).with_suffix(".yaml")), dag_id={dag_id!r})
+"""
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def retrain(airflow_db, mlflow_connection, tmp_path, monkeypatch, customers):
+    """make(dag_id, **promotion): the template's DAG with promotion changes, one night landed."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    bundles = [
+        {"name": "dags-folder",
+         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+        {"name": "airflow-mlops-promotion-tests",
+         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(folder), "refresh_interval": 0}},
+    ]
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))
+    partition = tmp_path / "data" / "customers" / f"ds={NIGHT:%Y-%m-%d}" / "customers.csv"
+    partition.parent.mkdir(parents=True)
+    customers.head(600).to_csv(partition, index=False)
+
+    def make(dag_id: str, **promotion):
+        config = yaml.safe_load((REPO / "dags" / "nightly_retrain.yaml").read_text())
+        config["suite"] = str(REPO / "expectations" / "churn.json")
+        config["promotion"].update(promotion)
+        (folder / f"{dag_id}.yaml").write_text(yaml.safe_dump(config))
+        (folder / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
+        return runpy.run_path(str(folder / f"{dag_id}.py"))["dag"]
+
+    return make
+
+
+@pytest.fixture
+def client(mlflow_connection):
+    from mlflow import MlflowClient
+
+    return MlflowClient(mlflow_connection, mlflow_connection)
+
+
+def task_states(run) -> dict[str, str]:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
+
+
+def xcom(run, task_id: str):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id,
+                                                 task_id=task_id, key="return_value").first()
+        return None if row is None else row.value
+
+
+def versions(client) -> list[str]:
+    return sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL}'"))
+
+
+def rerun(dag, run_id: str, task_ids: list[str]):
+    """Clear ``task_ids`` of the finished DagRun and run them again in it.
+
+    What the scheduler does after ``airflow tasks clear``, with dag.test()'s own loop
+    (dag.test() itself would replace the DagRun).
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    scheduled = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    scheduled.clear(task_ids=task_ids, run_id=run_id, dag_run_state=DagRunState.RUNNING)
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag.dag_id, run_id=run_id).one()
+        run.dag = scheduled
+        while run.state == DagRunState.RUNNING:
+            session.expire_all()
+            schedulable, _ = run.update_state(session=session)
+            for ti in schedulable:
+                ti.try_number += 1
+                ti.state = TaskInstanceState.SCHEDULED
+            session.commit()
+            for ti in run.get_task_instances(session=session):
+                if ti.state == TaskInstanceState.SCHEDULED:
+                    _run_task(ti=ti, task=dag.task_dict[ti.task_id])
+        return run
+
+
+def test_re_runs_create_no_second_version_and_no_second_alias_move(retrain, client):
+    dag = retrain("retrain_reruns")
+    first = dag.test(logical_date=NIGHT, run_after=NIGHT)
+    assert first.state == "success"
+    assert alias_version(client, MODEL, CHAMPION) == "1"
+    entries = ledger.history(client, MODEL)
+    assert [(e.alias, e.to_version, e.dag_run_id) for e in entries] == [
+        (CHAMPION, "1", first.run_id), (CHALLENGER, "1", first.run_id)]
+
+    again = rerun(dag, first.run_id, ["train", "evaluate", "route_decision", "smoke_check",
+                                      "promote", "summary"])
+
+    assert again.state == "success"
+    states = task_states(again)
+    assert {states[t] for t in ("train", "evaluate", "promote", "summary")} == {"success"}
+    assert xcom(again, "train")["reused"] is True
+    assert xcom(again, "promote")["moved"] is False
+    assert versions(client) == ["1"]
+    assert ledger.history(client, MODEL) == entries
+
+    replaced = dag.test(logical_date=NIGHT, run_after=NIGHT)  # same run_id, XComs gone
+
+    assert (replaced.state, replaced.run_id) == ("success", first.run_id)
+    assert versions(client) == ["1"]
+    assert ledger.history(client, MODEL) == entries
+    assert [r.info.status for r in client.search_runs(
+        [client.get_experiment_by_name("airflow-mlops/churn").experiment_id])] == ["FINISHED"]
+
+
+def answer(dag_id: str, choice: str, answered: list, deadline: float = 600) -> threading.Thread:
+    """A thread that answers the run's approval once it waits, as the api-server would."""
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    class Reviewer:
+        def get_id(self) -> str:
+            return "reviewer-1"
+
+        def get_name(self) -> str:
+            return "Rita Reviewer"
+
+    def respond():
+        stop = time.monotonic() + deadline
+        while time.monotonic() < stop:
+            with create_session() as session:
+                waiting = session.query(TaskInstance).filter_by(
+                    dag_id=dag_id, task_id="approve", state=TaskInstanceState.AWAITING_INPUT,
+                ).first()
+                if waiting is not None:
+                    response = update_hitl_detail(
+                        dag_id=dag_id, dag_run_id=waiting.run_id, task_id="approve",
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(
+                            chosen_options=[choice]),
+                        user=Reviewer(), session=session,
+                    )
+                    answered.append(response)
+                    return
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=respond, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_needs_approval_waits_for_a_human_who_approves(retrain, client):
+    dag = retrain("retrain_approved", approval={"always": True})
+    answered: list = []
+    responder = answer(dag.dag_id, "Approve", answered)
+
+    run = dag.test(logical_date=NIGHT)
+    responder.join(timeout=5)
+
+    assert run.state == "success"
+    assert answered and answered[0].responded_by.name == "Rita Reviewer"
+    states = task_states(run)
+    assert (states["approve"], states["promote"], states["reject"]) == (
+        "success", "success", "skipped")
+    assert xcom(run, "evaluate")["verdict"] == "needs_approval"
+    assert alias_version(client, MODEL, CHAMPION) == "1"
+    move = ledger.history(client, MODEL, alias=CHAMPION)[0]
+    assert move.reason.startswith("approved by a human; ")
+    assert client.get_model_version(MODEL, "1").tags[tag("status")] == "champion"
+
+
+def test_a_human_rejection_promotes_nothing(retrain, client):
+    dag = retrain("retrain_declined", approval={"always": True})
+    answered: list = []
+    responder = answer(dag.dag_id, "Reject", answered)
+
+    run = dag.test(logical_date=NIGHT)
+    responder.join(timeout=5)
+
+    assert run.state == "success"
+    states = task_states(run)
+    assert (states["approve"], states["promote"], states["reject"]) == (
+        "success", "skipped", "success")
+    assert alias_version(client, MODEL, CHAMPION) is None
+    assert ledger.history(client, MODEL, alias=CHAMPION) == []
+    tags = client.get_model_version(MODEL, "1").tags
+    assert tags[tag("status")] == "rejected"
+    assert tags[tag("rejected_because")].startswith(
+        "rejected at approval; the policy said needs_approval: ")
+    assert xcom(run, "summary")["champion_after"] is None

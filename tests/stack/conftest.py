@@ -1,0 +1,206 @@
+"""Fixtures for the stack tests: a REST client for the running stack and a clean model.
+
+The stack is started by ``make stack-up`` (``make test-stack`` does it); these tests only
+talk to it: Airflow through its public REST API, MLflow through its tracking server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+STACK_DIR = Path(os.environ.get("STACK_DIR", REPO / ".stack"))
+DAG_ID = "nightly_retrain_churn"
+MODEL = "churn"
+TERMINAL = {"success", "failed"}
+
+
+class Api:
+    """A small client of Airflow's public REST API (JWT from the simple auth manager)."""
+
+    def __init__(self, base_url: str, user: str, password: str) -> None:
+        self.base_url, self.user, self.password = base_url, user, password
+        self.token: str | None = None
+
+    def _login(self) -> None:
+        body = json.dumps({"username": self.user, "password": self.password}).encode()
+        request = urllib.request.Request(self.base_url + "/auth/token", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            self.token = json.loads(response.read())["access_token"]
+
+    def request(self, method: str, path: str, body=None):
+        if self.token is None:
+            self._login()
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in range(2):
+            request = urllib.request.Request(
+                self.base_url + path, data=data, method=method,
+                headers={"Authorization": f"Bearer {self.token}",
+                         "Content-Type": "application/json",
+                         "Accept": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    payload = response.read()
+                    return json.loads(payload) if payload else None
+            except urllib.error.HTTPError as error:
+                if error.code == 401 and attempt == 0:
+                    self._login()
+                    continue
+                raise AssertionError(
+                    f"{method} {path} -> {error.code}: {error.read().decode()[:2000]}"
+                ) from None
+
+    def get(self, path: str):
+        return self.request("GET", path)
+
+    def post(self, path: str, body):
+        return self.request("POST", path, body)
+
+    def patch(self, path: str, body):
+        return self.request("PATCH", path, body)
+
+    def delete(self, path: str):
+        return self.request("DELETE", path)
+
+    # --- the DAG runs of the nightly template -------------------------------------------
+    def trigger(self, logical_date: dt.datetime, run_id: str, dag_id: str = DAG_ID) -> dict:
+        stamp = logical_date.isoformat()
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {
+            "dag_run_id": run_id, "logical_date": stamp, "run_after": stamp})
+
+    def run(self, run_id: str, dag_id: str = DAG_ID) -> dict:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}")
+
+    def wait(self, run_id: str, timeout: float = 900, dag_id: str = DAG_ID) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.run(run_id, dag_id)["state"]
+            if state in TERMINAL:
+                return state
+            time.sleep(3)
+        raise AssertionError(f"{run_id} not finished after {timeout:.0f}s: "
+                             f"{self.task_states(run_id, dag_id)}")
+
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances"
+        return self.get(path)["task_instances"]
+
+    def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str | None]:
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(run_id, dag_id)}
+
+    def task(self, run_id: str, task_id: str, dag_id: str = DAG_ID) -> dict:
+        return next(ti for ti in self.task_instances(run_id, dag_id) if ti["task_id"] == task_id)
+
+    def xcom(self, run_id: str, task_id: str, dag_id: str = DAG_ID):
+        path = (f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/"
+                f"{task_id}/xcomEntries/return_value?deserialize=true")
+        return self.get(path)["value"]
+
+    def log(self, run_id: str, task_id: str, try_number: int, dag_id: str = DAG_ID) -> str:
+        """The task try's whole log, as the UI shows it (structured events, as JSON lines)."""
+        path = (f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/"
+                f"{task_id}/logs/{try_number}?full_content=true")
+        return "\n".join(json.dumps(event) for event in self.get(path)["content"])
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    env_file = STACK_DIR / "env.json"
+    if not env_file.exists():
+        pytest.fail(f"no stack at {STACK_DIR}: start it with `make stack-up`")
+    env = json.loads(env_file.read_text())
+    try:
+        urllib.request.urlopen(env["STACK_API_URL"] + "/api/v2/monitor/health", timeout=5)
+    except OSError as error:
+        pytest.fail(f"the stack's api-server does not answer ({error}): `make stack-up`")
+    return env
+
+
+@pytest.fixture(scope="session")
+def api(stack_env) -> Api:
+    client = Api(stack_env["STACK_API_URL"], stack_env["STACK_ADMIN_USER"],
+                 stack_env["STACK_ADMIN_PASSWORD"])
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            client.get(f"/api/v2/dags/{DAG_ID}")
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(5)
+    client.patch(f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+    return client
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(stack_env):
+    from mlflow import MlflowClient
+
+    return MlflowClient(stack_env["STACK_MLFLOW_URL"], stack_env["STACK_MLFLOW_URL"])
+
+
+@pytest.fixture
+def clean_model(api, mlflow_client, stack_env):
+    """No runs of the nightly DAG in flight, no registered ``churn`` model, no partitions."""
+    from mlflow.exceptions import MlflowException
+
+    for run in api.get(f"/api/v2/dags/{DAG_ID}/dagRuns?limit=100")["dag_runs"]:
+        api.delete(f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}")
+    try:
+        mlflow_client.delete_registered_model(MODEL)
+    except MlflowException:
+        pass
+    shutil.rmtree(Path(stack_env["AIRFLOW_MLOPS_DATA_ROOT"]) / "customers", ignore_errors=True)
+    return mlflow_client
+
+
+@pytest.fixture
+def run_id():
+    """Run ids unique across sessions: the registry and the ledger key on them."""
+    nonce = uuid.uuid4().hex[:8]
+    return lambda label: f"stack__{label}__{nonce}"
+
+
+@pytest.fixture(scope="session")
+def customers():
+    import pandas as pd
+
+    return pd.read_csv(REPO / "demo" / "data" / "customers.csv")
+
+
+@pytest.fixture
+def land(stack_env):
+    def land(frame, logical_date: dt.datetime) -> Path:
+        root = Path(stack_env["AIRFLOW_MLOPS_DATA_ROOT"])
+        path = root / "customers" / f"ds={logical_date:%Y-%m-%d}" / "customers.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        return path
+
+    return land
+
+
+@pytest.fixture
+def stack_ctl(stack_env):
+    """Stop, start or restart stack components (``python stack/stack.py restart worker``)."""
+
+    def ctl(action: str, *components: str) -> None:
+        subprocess.run([sys.executable, str(REPO / "stack" / "stack.py"), action, *components],
+                       check=True, env={**os.environ, "STACK_DIR": str(STACK_DIR)})
+
+    return ctl
