@@ -87,7 +87,9 @@ def champion_version(tracking_uri: str, model: str) -> str | None:
     return alias_version(MlflowClient(tracking_uri, tracking_uri), model, CHAMPION)
 
 
-def format_metric(value) -> str:
+def metric_of(decision: dict, side: str, metric: str) -> str:
+    """One side's primary metric from the evaluation's decision, formatted for the table."""
+    value = (decision.get(side) or {}).get(metric)
     return "-" if value is None else f"{value:.4f}"
 
 
@@ -118,8 +120,8 @@ def main() -> int:
             "rows": validation.get("rows", "-"),
             "validation": {True: "passed", False: f"FAILED ({validation.get('failed')} checks)"}
             .get(validation.get("success"), "-"),
-            f"challenger {metric}": format_metric((decision.get("challenger_metrics") or {}).get(metric)),
-            f"champion {metric}": format_metric((decision.get("champion_metrics") or {}).get(metric)),
+            f"challenger {metric}": metric_of(decision, "challenger_metrics", metric),
+            f"champion {metric}": metric_of(decision, "champion_metrics", metric),
             "decision": decision.get("verdict", "blocked: validation"),
             "champion after": champion_version(tracking_uri, MODEL) or "-",
         })
