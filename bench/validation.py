@@ -6,9 +6,10 @@ validates the same Parquet file in a fresh subprocess (so peak RSS is its own), 
 just before the read to the end, after the libraries are imported:
 
 - ``ours``: ``ValidateDataOperator.execute`` with a minimal context (a stand-in ``ti`` that
-  keeps XComs; ``results_uri`` given, so no Airflow config or DB is read), exactly as the
-  task runner calls it: read the file, BOOLEAN_ONLY pass, SUMMARY for the failed
-  expectations, the JSON and HTML reports written, the summary pushed;
+  keeps XComs; ``results_uri`` given, so no Airflow config or DB is read), called as the
+  task runner calls it (ExecutorSafeguard tracker set, plugins loaded beforehand): read the
+  file, BOOLEAN_ONLY pass, SUMMARY for the failed expectations, the JSON and HTML reports
+  written, the summary pushed;
 - ``gx-summary`` / ``gx-boolean``: direct GX 1.x: ``pd.read_parquet``, an ephemeral context,
   a pandas data source, the suite from the same JSON, ``ValidationDefinition.run`` at SUMMARY
   (GX's default) or BOOLEAN_ONLY;
