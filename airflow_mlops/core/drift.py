@@ -31,6 +31,7 @@ from airflow_mlops.core.drift_history import CheckedWindow, Window, cached_frame
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.core.io import fingerprint, read_table, short
+from airflow_mlops.core.validation import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,7 +211,7 @@ class DriftResult:
         counts them (``drifted_columns`` and ``columns`` always count all).
         """
         ordered = sorted(self.columns, key=lambda c: not c.drifted)
-        data = _jsonable({
+        data = jsonable({
             **context,
             "monitor": "drift",
             "drifted": self.drifted,
@@ -265,7 +266,7 @@ def report_files(summary: dict, result: DriftResult | None) -> dict[str, str]:
     if result is not None:
         full |= {"per_column": {c.column: c.to_dict() for c in result.columns},
                  "evidently": result.evidently}
-    return {RESULT_FILE: json.dumps(_jsonable(full), indent=2),
+    return {RESULT_FILE: json.dumps(jsonable(full), indent=2),
             REPORT_FILE: _with_banner(result, summary)}
 
 
@@ -568,7 +569,7 @@ def reference_sample(
 def _summary(result: DriftResult | None, reason: str, context: dict) -> dict:
     if result is not None:
         return result.summary(**context)
-    return fit_summary(_jsonable({**context, "monitor": "drift", "drifted": None,
+    return fit_summary(jsonable({**context, "monitor": "drift", "drifted": None,
                                   "error": reason}))
 
 
@@ -586,12 +587,6 @@ def _rounded(value: float | None) -> float | str | None:
     if not math.isfinite(value):
         return str(value)
     return float(f"{value:.4g}")
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` as strict JSON types: numpy scalars unboxed, NaN and infinities as strings."""
-    text = json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-    return json.loads(text, parse_constant=str)
 
 
 def _with_banner(result: DriftResult | None, summary: dict) -> str:

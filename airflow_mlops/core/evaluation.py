@@ -36,7 +36,8 @@ CHUNK_CELLS = 2_000_000
 MISSING_SLICE = "(missing)"
 
 
-def _load(model: str, version: str):
+def load_version(model: str, version: str):
+    """A registered sklearn model version, loaded only after the allow-list check."""
     import mlflow.sklearn
     from mlflow.models import get_model_info
 
@@ -120,7 +121,7 @@ def evaluate_challenger(
         "policy": policy.model_dump(mode="json"),
     }
     try:
-        challenger = predict(_load(model_name, challenger_version), parts.holdout_features,
+        challenger = predict(load_version(model_name, challenger_version), parts.holdout_features,
                              parts.holdout_target, task)
     except Exception as exc:
         if _is_outage(exc):
@@ -166,7 +167,7 @@ def _compare(
         return {"challenger_metrics": challenger_metrics, "champion_metrics": None,
                 "bootstrap": None, "slices": None, **decision.to_dict()}
 
-    champion = predict(_load(model, champion_version), parts.holdout_features,
+    champion = predict(load_version(model, champion_version), parts.holdout_features,
                        parts.holdout_target, challenger.task)
     champion_metrics = compute(champion, custom=custom)
     champion_value = _metric_of(champion_metrics, metric, model, champion_version)

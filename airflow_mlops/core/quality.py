@@ -96,7 +96,7 @@ def check_quality(
     """
     import mlflow
 
-    from airflow_mlops.core.evaluation import _load
+    from airflow_mlops.core.evaluation import load_version
 
     client = mlflow.MlflowClient()
     version = registry.alias_version(client, model_name, registry.CHAMPION)
@@ -113,7 +113,7 @@ def check_quality(
             f"model '{model_name}' v{version}: its training run logged no '{metric}' "
             f"(it has {', '.join(sorted(logged)) or 'none'}); choose drift.quality.metric"
         )
-    metrics = score(_load(model_name, version), labelled[columns], labelled[target], task)
+    metrics = score(load_version(model_name, version), labelled[columns], labelled[target], task)
     if metric not in metrics:
         raise DataError(
             f"{data_name}: '{metric}' cannot be computed on these labels (it needs two "

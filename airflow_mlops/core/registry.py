@@ -113,14 +113,22 @@ def promote(
             )
         entry = ledger.begin(client, model=model, alias=CHAMPION, from_version=expected,
                              to_version=version, action=PROMOTE, reason=reason, lineage=lineage)
-    elif current not in (entry.from_version, entry.to_version):
-        ledger.finish(client, entry, ledger.ABANDONED)
-        raise ChampionChangedError(
-            f"model '{model}': champion is version {current}; the interrupted promotion from "
-            f"{entry.from_version} to {entry.to_version} was abandoned; champion left as it is"
-        )
+    else:
+        _abandon_if_overtaken(client, model, entry, current, "promotion")
     _complete(client, entry)
     return {**result, "previous_champion": entry.from_version, "moved": True}
+
+
+def _abandon_if_overtaken(client: MlflowClient, model: str, entry, current: str | None,
+                          action: str) -> None:
+    """Abandon an interrupted move when the champion has since gone elsewhere."""
+    if current in (entry.from_version, entry.to_version):
+        return
+    ledger.finish(client, entry, ledger.ABANDONED)
+    raise ChampionChangedError(
+        f"model '{model}': champion is version {current}; the interrupted {action} from "
+        f"{entry.from_version} to {entry.to_version} was abandoned; champion left as it is"
+    )
 
 
 def rollback(
@@ -158,12 +166,8 @@ def rollback(
             )
         entry = ledger.begin(client, model=model, alias=CHAMPION, from_version=current,
                              to_version=target, action=ROLLBACK, reason=reason, lineage=lineage)
-    elif current not in (entry.from_version, entry.to_version):
-        ledger.finish(client, entry, ledger.ABANDONED)
-        raise ChampionChangedError(
-            f"model '{model}': champion is version {current}; the interrupted rollback from "
-            f"{entry.from_version} to {entry.to_version} was abandoned; champion left as it is"
-        )
+    else:
+        _abandon_if_overtaken(client, model, entry, current, "rollback")
     _complete(client, entry)
     set_version_tags(client, model, entry.from_version, {
         "status": "rolled_back",
