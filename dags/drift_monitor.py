@@ -1,12 +1,10 @@
-"""Drift monitoring of the model described in nightly_retrain.yaml (its ``drift`` section).
+"""Drift monitoring: one DAG per model config in ``models/`` (each config's ``drift`` section).
 
-Copy this file next to nightly_retrain.py and its YAML; edit the YAML, not this file. When
-drift is confirmed it requests a retrain, which nightly_retrain runs.
+Copy this file next to nightly_retrain.py: both read the same configs. When drift is confirmed
+a monitor requests a retrain, which the model's nightly_retrain DAG runs.
 """
 
-from pathlib import Path
+from airflow_mlops.templates.drift import DAG_ID_PREFIX, build_drift_dag
+from airflow_mlops.templates.factory import build_dags, configs_folder
 
-from airflow_mlops.core.config import load_model_config
-from airflow_mlops.templates.drift import build_drift_dag
-
-dag = build_drift_dag(load_model_config(Path(__file__).with_name("nightly_retrain.yaml")))
+dags = build_dags(build_drift_dag, configs_folder(__file__), dag_id_prefix=DAG_ID_PREFIX)

@@ -103,7 +103,7 @@ def main() -> int:
 
     import runpy
 
-    dag = runpy.run_path(str(DAG_FILE))["dag"]
+    (dag,) = runpy.run_path(str(DAG_FILE))["dags"]
     tracking_uri = json.loads(env["AIRFLOW_CONN_MLFLOW_DEFAULT"])["host"]
     rows = []
     for night, logical_date in enumerate(NIGHTS, start=1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +15,13 @@ from airflow_mlops.core.drift import DRIFT_METHODS
 from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.core.metrics import TASK_METRICS, CustomMetric, greater_is_better
 
+# libyaml's loader where PyYAML was built with it: parsing 1,000 configs stays fast.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
+# Segments joined by "/" or ".": no "..", no empty segment, no leading or trailing separator.
+EXPERIMENT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*([./][A-Za-z0-9_-]+)*$"
+IMPORT_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 
 
 class _Strict(BaseModel):
@@ -274,6 +281,53 @@ class DeploymentPolicy(_Strict):
     reload: ReloadSpec | None = None
 
 
+class DataQuery(_Strict):
+    """The night's data as the result of a SQL query on an Airflow connection.
+
+    An ``extract`` task runs ``sql`` (Jinja-templated) and writes its result as Parquet to the
+    model's ``data_uri``, which every later task reads.
+    """
+
+    sql: str = Field(min_length=1)
+    conn_id: str = Field(min_length=1)
+
+
+class RetryPolicy(_Strict):
+    """Retries of every task: ``count`` more tries, the first after ``delay_seconds``, each
+    later wait ``backoff`` times the one before (0: constant) up to ``max_delay_minutes``."""
+
+    count: int = Field(default=2, ge=0)
+    delay_seconds: float = Field(default=60.0, ge=0)
+    backoff: float = Field(default=2.0, ge=0)
+    max_delay_minutes: float | None = Field(default=60.0, gt=0)
+
+
+class Timeouts(_Strict):
+    """How long work may take: one try of a task, a whole run (no limit when unset), and the
+    wait for the night's data. A human's approval has its own ``approval.timeout_hours``."""
+
+    task_minutes: float | None = Field(default=240.0, gt=0)
+    run_hours: float | None = Field(default=None, gt=0)
+    data_wait_hours: float = Field(default=6.0, gt=0)
+
+
+class NotifierSpec(_Strict):
+    """An Airflow notifier by import path and its arguments, e.g.
+    ``airflow.providers.smtp.notifications.smtp.SmtpNotifier`` with ``{to: ..., subject: ...}``.
+    It is imported only when an alert is sent."""
+
+    notifier: str = Field(pattern=IMPORT_PATH_PATTERN)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Alerts(_Strict):
+    """Who hears about the model: ``on_failure`` of any task, ``on_promotion`` of a new
+    champion."""
+
+    on_failure: list[NotifierSpec] = Field(default_factory=list)
+    on_promotion: list[NotifierSpec] = Field(default_factory=list)
+
+
 class ModelConfig(_Strict):
     """Everything the nightly retrain template needs to know about one model."""
 
@@ -283,6 +337,7 @@ class ModelConfig(_Strict):
     start_date: dt.date
     task: Literal["classification", "regression"] = "classification"
     data_uri: str
+    data_query: DataQuery | None = None
     target: str
     features: list[str] | None = None
     suite: Path
@@ -290,11 +345,13 @@ class ModelConfig(_Strict):
     holdout_fraction: float = Field(default=0.25, gt=0, lt=1)
     seed: int = 42
     promotion: PromotionPolicy = PromotionPolicy()
-    experiment: str | None = None
+    experiment: str | None = Field(default=None, pattern=EXPERIMENT_PATTERN, max_length=255)
     mlflow_conn_id: str = "mlflow_default"
-    sensor_timeout_seconds: int = Field(default=6 * 3600, gt=0)
     drift: DriftPolicy = DriftPolicy()
     deployment: DeploymentPolicy = DeploymentPolicy()
+    retries: RetryPolicy = RetryPolicy()
+    timeouts: Timeouts = Timeouts()
+    alerts: Alerts = Alerts()
 
     @model_validator(mode="after")
     def _drift_fits_model(self) -> ModelConfig:
@@ -326,21 +383,57 @@ class ModelConfig(_Strict):
         return self.experiment or f"airflow-mlops/{self.name}"
 
 
-def _describe(error: dict) -> str:
+def _line_of(root: yaml.Node | None, location: tuple) -> int | None:
+    """The 1-based line of the YAML key at ``location``, or of its closest present parent."""
+    node, line = root, None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            found = [(key, value) for key, value in node.value if key.value == str(part)]
+            if not found:
+                break
+            key, node = found[0]
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(
+            node.value
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _describe(error: dict, root: yaml.Node | None) -> str:
     message = error["msg"].removeprefix("Value error, ")
-    location = ".".join(str(part) for part in error["loc"])
-    return f"field '{location}': {message}" if location else message
+    location = tuple(error["loc"])
+    named = re.match(r"field '([\w.]+)': ", message)
+    if not location and named:  # a check across fields names the field in its message
+        location, message = tuple(named.group(1).split(".")), message[named.end():]
+    line = _line_of(root, location)
+    where = f" (line {line})" if line else ""
+    if not location:
+        return f"{message}{where}"
+    return f"field '{'.'.join(str(part) for part in location)}'{where}: {message}"
+
+
+def _problems(text: str, exc: ValidationError) -> str:
+    try:
+        root = yaml.compose(text, Loader=SafeLoader)
+    except yaml.YAMLError:
+        root = None
+    return "; ".join(_describe(error, root) for error in exc.errors())
 
 
 def load_model_config(path: str | os.PathLike) -> ModelConfig:
     """Read and validate a model config; relative paths resolve against its folder.
 
-    Environment variables (``$VAR`` or ``${VAR}``) in ``data_uri`` and the drift and
-    deployment sections' URIs are expanded.
+    Errors name the file, the field and its line. Environment variables (``$VAR`` or
+    ``${VAR}``) in ``data_uri`` and the drift and deployment sections' URIs are expanded.
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        raw = yaml.load(text, Loader=SafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: model config not found") from None
     except OSError as exc:
@@ -352,8 +445,7 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
     try:
         config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {_problems(text, exc)}") from None
     return config.model_copy(
         update={
             "data_uri": os.path.expandvars(config.data_uri),
@@ -362,6 +454,16 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
             "deployment": _expand_deployment_uris(config.deployment),
         }
     )
+
+
+def peek_name(path: str | os.PathLike) -> str | None:
+    """The model name a config file declares when valid, even if the rest of it is broken."""
+    try:
+        raw = yaml.load(Path(path).read_text(), Loader=SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) else None
 
 
 def _expand_drift_uris(drift: DriftPolicy) -> DriftPolicy:

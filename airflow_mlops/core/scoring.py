@@ -103,7 +103,7 @@ def write_table(frame: pd.DataFrame, location: Location) -> str:
                 frame.to_parquet(handle, index=False)
         partial.rename(path)
     except (OSError, ValueError) as exc:
-        raise DataError(f"{location}: predictions cannot be written: {short(exc)}") from None
+        raise DataError(f"{location}: cannot be written: {short(exc)}") from None
     return str(path)
 
 

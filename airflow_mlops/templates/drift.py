@@ -8,7 +8,6 @@ requested it (:data:`REQUESTED_WINDOW`, :func:`requested_window_ds`).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, task
@@ -18,12 +17,9 @@ from airflow_mlops.core.config import ModelConfig
 from airflow_mlops.operators.drift import DriftCheckOperator, RequestRetrainOperator
 from airflow_mlops.operators.quality import ModelQualityOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
+from airflow_mlops.templates.defaults import dag_arguments, data_wait_seconds
 
-DEFAULT_ARGS = {
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-}
+DAG_ID_PREFIX = "drift_monitor"
 # Prefixed to the retrain template's data URI: defines ``ds``/``ds_nodash`` for asset runs.
 REQUESTED_WINDOW = (
     "{% if ds is not defined %}"
@@ -67,21 +63,16 @@ def fail_run_if_a_task_failed() -> None:
 def build_drift_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     """The drift (and, with ``drift.quality``, quality) monitor DAG of one model config."""
     drift = config.drift
-    start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.timezone.utc)
     data_uri = drift.data_uri or config.data_uri
     common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id,
               "experiment_name": config.experiment_name}
     policy = {"on_failure": drift.on_failure, "dry_run": drift.dry_run}
-    sensor = {"mode": "reschedule", "poke_interval": 60, "timeout": config.sensor_timeout_seconds}
+    sensor = {"mode": "reschedule", "poke_interval": 60, "timeout": data_wait_seconds(config)}
     with DAG(
-        dag_id=dag_id or f"drift_monitor_{config.name}",
+        dag_id=dag_id or f"{DAG_ID_PREFIX}_{config.name}",
         description=f"Drift monitoring of {config.name}'s champion; requests retrains",
         schedule=drift.schedule,
-        start_date=start,
-        catchup=False,
-        max_active_runs=1,
-        default_args={**DEFAULT_ARGS, "owner": config.owner},
-        tags=["airflow-mlops", "drift", config.name],
+        **dag_arguments(config, kind="drift"),
     ) as dag:
         check = DriftCheckOperator(
             task_id="check_drift",

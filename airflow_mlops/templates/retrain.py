@@ -15,23 +15,20 @@ from airflow_mlops.operators.deployment import (
     SmokeCheckOperator,
 )
 from airflow_mlops.operators.evaluation import EvaluateChallengerOperator
+from airflow_mlops.operators.extract import ExtractQueryOperator
 from airflow_mlops.operators.registry import PromoteChallengerOperator, RejectChallengerOperator
 from airflow_mlops.operators.training import TrainChallengerOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
+from airflow_mlops.templates.alerts import notifiers
+from airflow_mlops.templates.defaults import dag_arguments, data_wait_seconds
 from airflow_mlops.templates.drift import (
     REQUESTED_WINDOW,
     requested_window_ds,
     retrain_schedule,
 )
 
-DEFAULT_ARGS = {
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-}
-
-
+DAG_ID_PREFIX = "nightly_retrain"
 # The task each verdict of the evaluation leads to; promotion starts with the smoke check.
 ROUTES = {"promote": "smoke_check", "needs_approval": "approve", "reject": "reject"}
 APPROVE, REJECT = "Approve", "Reject"
@@ -117,9 +114,9 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     It runs on the config's cron and whenever drift monitoring requests a retrain (see
     :mod:`airflow_mlops.templates.drift`); such a run reads the requesting window's partition.
     A ``needs_approval`` verdict waits at ``approve`` for a human (Airflow's Required Actions)
-    who chooses promote or reject; unanswered, it rejects after the configured timeout.
+    who chooses promote or reject; unanswered, it rejects after the configured timeout. With a
+    ``data_query``, an ``extract`` task first lands the query's result at ``data_uri``.
     """
-    start = dt.datetime.combine(config.start_date, dt.time(), tzinfo=dt.timezone.utc)
     common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id}
     promotion = config.promotion
     hours = promotion.approval.timeout_hours
@@ -134,23 +131,27 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
         "seed": config.seed,
     }
     with DAG(
-        dag_id=dag_id or f"nightly_retrain_{config.name}",
+        dag_id=dag_id or f"{DAG_ID_PREFIX}_{config.name}",
         description=f"Validate, retrain and compare {config.name} against its champion",
         schedule=retrain_schedule(config),
-        start_date=start,
-        catchup=False,
-        max_active_runs=1,
-        default_args={**DEFAULT_ARGS, "owner": config.owner},
-        tags=["airflow-mlops", "retrain", config.name],
         user_defined_macros={"requested_window_ds": requested_window_ds},
+        **dag_arguments(config, kind="retrain"),
     ) as dag:
-        wait = DataPartitionSensor(
-            task_id="wait_for_data",
-            uri=data_uri,
-            mode="reschedule",
-            poke_interval=60,
-            timeout=config.sensor_timeout_seconds,
-        )
+        if config.data_query:
+            data_ready = ExtractQueryOperator(
+                task_id="extract",
+                sql=REQUESTED_WINDOW + config.data_query.sql,
+                conn_id=config.data_query.conn_id,
+                output_uri=data_uri,
+            )
+        else:
+            data_ready = DataPartitionSensor(
+                task_id="wait_for_data",
+                uri=data_uri,
+                mode="reschedule",
+                poke_interval=60,
+                timeout=data_wait_seconds(config),
+            )
         validate = ValidateDataOperator(
             task_id="validate", data_uri=data_uri, suite=str(config.suite)
         )
@@ -179,6 +180,7 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             options_mapping={APPROVE: "smoke_check", REJECT: "reject"},
             defaults=[REJECT],
             response_timeout=timeout,
+            execution_timeout=None,  # the wait for a human has its own timeout
         )
         # Either route_decision or approve leads here: the other one is skipped.
         smoke = SmokeCheckOperator(
@@ -194,6 +196,8 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
         promote = PromoteChallengerOperator(
             task_id="promote",
             decision=evaluate.output,
+            max_active_tis_per_dag=1,
+            on_success_callback=notifiers(config.alerts.on_promotion),
             **({"pool": promotion.pool} if promotion.pool else {}),
             **common,
         )
@@ -204,7 +208,7 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             **common,
         )
         summary = summarize(validate.output, evaluate.output, promote.output)
-        wait >> validate >> train >> evaluate
+        data_ready >> validate >> train >> evaluate
         route = route_decision(evaluate.output)
         route >> approve >> [smoke, reject]
         route >> [smoke, reject]

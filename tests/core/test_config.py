@@ -73,7 +73,7 @@ def test_bundled_dag_config_is_valid(monkeypatch):
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", "/data")
     repo = Path(__file__).resolve().parents[2]
 
-    config = load_model_config(repo / "dags" / "nightly_retrain.yaml")
+    config = load_model_config(repo / "dags" / "models" / "churn.yaml")
 
     assert config.suite == (repo / "expectations" / "churn.json").resolve()
     assert config.data_uri.startswith("/data/")
@@ -111,7 +111,7 @@ def test_missing_required_field_is_named(tmp_path):
 def test_unknown_field_is_named(tmp_path):
     path = write(tmp_path, with_changes(tragets="churned"))
 
-    with pytest.raises(ConfigError, match=r"model.yaml: field 'tragets': Extra inputs"):
+    with pytest.raises(ConfigError, match=r"model.yaml: field 'tragets' \(line \d+\): Extra inputs"):
         load_model_config(path)
 
 
@@ -119,7 +119,7 @@ def test_unknown_nested_field_is_named(tmp_path):
     promotion = {"primary_metric": "roc_auc", "treshold": 0.7}
     path = write(tmp_path, with_changes(promotion=promotion))
 
-    with pytest.raises(ConfigError, match=r"field 'promotion.treshold': Extra inputs"):
+    with pytest.raises(ConfigError, match=r"field 'promotion.treshold' \(line \d+\): Extra inputs"):
         load_model_config(path)
 
 
@@ -127,7 +127,7 @@ def test_unknown_nested_field_is_named(tmp_path):
 def test_bad_model_name_is_refused(tmp_path, name):
     path = write(tmp_path, with_changes(name=name))
 
-    with pytest.raises(ConfigError, match=r"model.yaml: field 'name': String should match"):
+    with pytest.raises(ConfigError, match=r"model.yaml: field 'name' \(line \d+\): String should match"):
         load_model_config(path)
 
 
@@ -143,14 +143,14 @@ def test_bad_model_name_is_refused(tmp_path, name):
 def test_estimator_needs_exactly_one_of_class_or_steps(tmp_path, estimator):
     path = write(tmp_path, with_changes(estimator=estimator))
 
-    with pytest.raises(ConfigError, match=r"field 'estimator': give exactly one of 'class'"):
+    with pytest.raises(ConfigError, match=r"field 'estimator' \(line \d+\): give exactly one of 'class'"):
         load_model_config(path)
 
 
 def test_empty_pipeline_is_refused(tmp_path):
     path = write(tmp_path, with_changes(estimator={"steps": []}))
 
-    with pytest.raises(ConfigError, match=r"field 'estimator.steps': .*at least one step"):
+    with pytest.raises(ConfigError, match=r"field 'estimator.steps' \(line \d+\): .*at least one step"):
         load_model_config(path)
 
 
@@ -200,7 +200,7 @@ def test_promotion_direction_contradicting_the_metric_is_refused(tmp_path):
 
 def test_shipped_config_declares_the_whole_promotion_policy(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path))
-    promotion = load_model_config(REPO / "dags" / "nightly_retrain.yaml").promotion
+    promotion = load_model_config(REPO / "dags" / "models" / "churn.yaml").promotion
 
     assert promotion.guardrails == {"log_loss": 0.05}
     assert (promotion.slices.column, promotion.slices.min_rows) == ("contract", 30)
@@ -211,14 +211,14 @@ def test_shipped_config_declares_the_whole_promotion_policy(monkeypatch, tmp_pat
 
 @pytest.mark.parametrize(("promotion", "message"), [
     ({"guardrails": {"rmse": 0.1}},
-     r"field 'promotion.guardrails.rmse': 'rmse' is not a classification metric"),
+     r"field 'promotion.guardrails.rmse' \(line \d+\): 'rmse' is not a classification metric"),
     ({"slices": {"column": "contract", "metric": "r2"}},
-     r"field 'promotion.slices.metric': 'r2' is not a classification metric"),
+     r"field 'promotion.slices.metric' \(line \d+\): 'r2' is not a classification metric"),
     ({"guardrails": {"f1": -0.1}}, r"the allowed regression of f1 is negative"),
     ({"custom_metrics": {"f1": {"function": "m.f", "greater_is_better": True}}},
      r"f1 is a built-in metric; name it differently"),
     ({"approval": {"escalate": ["improvement"]}},
-     r"field 'promotion.approval.escalate.0': Input should be 'significance', 'guardrails' or "
+     r"field 'promotion.approval.escalate.0' \(line \d+\): Input should be 'significance', 'guardrails' or "
      r"'slices'"),
     ({"bootstrap": {"resamples": 10}}, r"field 'promotion.bootstrap.resamples'"),
     ({"bootstrap": {"confidence": 1.0}}, r"field 'promotion.bootstrap.confidence'"),
@@ -247,6 +247,6 @@ def test_custom_primary_metric_direction_must_agree(tmp_path):
     custom = {"cost": {"function": "pkg.metrics.cost", "greater_is_better": False}}
     promotion = {"primary_metric": "cost", "greater_is_better": True, "custom_metrics": custom}
 
-    with pytest.raises(ConfigError, match=r"field 'promotion.greater_is_better': True "
+    with pytest.raises(ConfigError, match=r"field 'promotion.greater_is_better' \(line \d+\): True "
                                           r"contradicts 'cost', for which lower is better"):
         load_model_config(write(tmp_path, with_changes(promotion=promotion)))

@@ -57,8 +57,8 @@ def test_two_drifted_windows_request_a_retrain(airflow_db, mlflow_connection, tm
     from mlflow import MlflowClient
 
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))
-    retrain = runpy.run_path(str(RETRAIN_FILE))["dag"]
-    monitor = runpy.run_path(str(DRIFT_FILE))["dag"]
+    (retrain,) = runpy.run_path(str(RETRAIN_FILE))["dags"]
+    (monitor,) = runpy.run_path(str(DRIFT_FILE))["dags"]
     data, size = tmp_path / "data", len(customers) // 3
 
     land(customers.iloc[:size], data, DAYS[0])

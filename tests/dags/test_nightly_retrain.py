@@ -38,7 +38,7 @@ def nightly(airflow_db, mlflow_connection, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))
-    dag = runpy.run_path(str(DAG_FILE))["dag"]
+    (dag,) = runpy.run_path(str(DAG_FILE))["dags"]
     return dag, tmp_path / "data", MlflowClient(mlflow_connection, mlflow_connection)
 
 

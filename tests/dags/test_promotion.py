@@ -59,7 +59,7 @@ def retrain(airflow_db, mlflow_connection, tmp_path, monkeypatch, customers):
     customers.head(600).to_csv(partition, index=False)
 
     def make(dag_id: str, **promotion):
-        config = yaml.safe_load((REPO / "dags" / "nightly_retrain.yaml").read_text())
+        config = yaml.safe_load((REPO / "dags" / "models" / "churn.yaml").read_text())
         config["suite"] = str(REPO / "expectations" / "churn.json")
         config["promotion"].update(promotion)
         (folder / f"{dag_id}.yaml").write_text(yaml.safe_dump(config))

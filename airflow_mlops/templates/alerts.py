@@ -1,0 +1,36 @@
+"""Alerts a model config asks for: Airflow notifiers, imported only when one is sent."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_mlops.core.config import NotifierSpec
+
+
+class ConfiguredNotifier:
+    """A task callback sending one notifier's alert (a ``BaseNotifier`` by import path).
+
+    Importing a notifier's provider at every parse would slow the DAG processor down for an
+    alert that may never be sent, so the class is resolved when the callback runs.
+    """
+
+    def __init__(self, import_path: str, params: dict[str, Any]) -> None:
+        self.import_path = import_path
+        self.params = params
+
+    def __call__(self, context: Context) -> None:
+        module, _, name = self.import_path.rpartition(".")
+        notifier_class = getattr(importlib.import_module(module), name)
+        notifier_class(**self.params)(context)
+
+    def __repr__(self) -> str:
+        return f"ConfiguredNotifier({self.import_path!r})"
+
+
+def notifiers(specs: list[NotifierSpec]) -> list[ConfiguredNotifier]:
+    """One callback per configured notifier."""
+    return [ConfiguredNotifier(spec.notifier, dict(spec.params)) for spec in specs]
