@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -130,7 +131,19 @@ def _add_models(commands: argparse._SubParsersAction) -> None:
     add_models(commands)
 
 
-COMMAND_GROUPS = (_add_validate, _add_suite, _add_models)
+def _add_config(commands: argparse._SubParsersAction) -> None:
+    from airflow_mlops.cli_config import add_config
+
+    add_config(commands)
+
+
+def _add_drift(commands: argparse._SubParsersAction) -> None:
+    from airflow_mlops.cli_drift import add_drift
+
+    add_drift(commands)
+
+
+COMMAND_GROUPS = (_add_validate, _add_suite, _add_models, _add_config, _add_drift)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors the user can act on print one line, not a traceback."""
     args = build_parser().parse_args(argv)
+    # GX logs its import at INFO, which would bury the command's own output.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         return args.handler(args)
     except MlopsError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -101,3 +102,33 @@ def customers():
 @pytest.fixture(scope="session")
 def churn_suite() -> Path:
     return REPO / "expectations" / "churn.json"
+
+
+class SqliteHook:
+    """A common.sql hook on a SQLite file; Airflow 3.3 ships no SQLite provider."""
+
+    def __new__(cls, path: Path):
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+        class Hook(DbApiHook):
+            conn_name_attr = "sqlite_conn_id"
+            default_conn_name = "warehouse"
+
+            def get_conn(self):
+                return sqlite3.connect(path)
+
+        return Hook()
+
+
+@pytest.fixture
+def warehouse(tmp_path, customers, monkeypatch) -> Path:
+    """Connection ``warehouse``: a SQLite file whose table ``customers`` has 700 rows."""
+    from airflow.sdk.definitions.connection import Connection
+
+    path = tmp_path / "warehouse.db"
+    with sqlite3.connect(path) as connection:
+        customers.head(700).to_sql("customers", connection, index=False)
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite",
+                                                             "host": str(path)}))
+    monkeypatch.setattr(Connection, "get_hook", lambda self, **_: SqliteHook(path))
+    return path

@@ -403,6 +403,14 @@ def _line_of(root: yaml.Node | None, location: tuple) -> int | None:
     return line
 
 
+def field_line(path: str | os.PathLike, location: tuple) -> int | None:
+    """The line of field ``location`` (e.g. ``("estimator", "steps", 1)``) in a config file."""
+    try:
+        return _line_of(yaml.compose(Path(path).read_text(), Loader=SafeLoader), location)
+    except (OSError, yaml.YAMLError):
+        return None
+
+
 def _describe(error: dict, root: yaml.Node | None) -> str:
     message = error["msg"].removeprefix("Value error, ")
     location = tuple(error["loc"])

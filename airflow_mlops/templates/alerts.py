@@ -5,10 +5,26 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.core.errors import ConfigError
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_mlops.core.config import NotifierSpec
+
+
+def resolve_notifier(import_path: str) -> type:
+    """The Airflow notifier class at ``import_path``, with an error naming it otherwise."""
+    from airflow.sdk import BaseNotifier
+
+    module, _, name = import_path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(f"notifier '{import_path}' cannot be imported") from None
+    if not (isinstance(found, type) and issubclass(found, BaseNotifier)):
+        raise ConfigError(f"'{import_path}' is not an Airflow notifier (a BaseNotifier class)")
+    return found
 
 
 class ConfiguredNotifier:
@@ -23,9 +39,7 @@ class ConfiguredNotifier:
         self.params = params
 
     def __call__(self, context: Context) -> None:
-        module, _, name = self.import_path.rpartition(".")
-        notifier_class = getattr(importlib.import_module(module), name)
-        notifier_class(**self.params)(context)
+        resolve_notifier(self.import_path)(**self.params)(context)
 
     def __repr__(self) -> str:
         return f"ConfiguredNotifier({self.import_path!r})"

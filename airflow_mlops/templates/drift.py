@@ -39,9 +39,9 @@ def retrain_schedule(config: ModelConfig) -> Any:
     asset = retrain_asset(config.name)
     if config.schedule is None:
         return asset
-    return AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(config.schedule, timezone="UTC"), assets=asset
-    )
+    cron = CronTriggerTimetable(config.schedule, timezone="UTC")
+    cron.validate()  # the combined schedule does not check its cron itself
+    return AssetOrTimeSchedule(timetable=cron, assets=asset)
 
 
 def requested_window_ds(triggering_asset_events: Any, dag_run: Any) -> str:
@@ -102,6 +102,8 @@ def build_drift_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
                 metric=drift.quality.metric or config.promotion.primary_metric,
                 max_decay=drift.quality.max_decay,
                 max_relative_decay=drift.quality.max_relative_decay,
+                custom_metrics={name: spec.model_dump()
+                                for name, spec in config.promotion.custom_metrics.items()},
                 **policy,
                 **common,
             )

@@ -105,7 +105,9 @@ def build_dags(
             )
         else:
             try:
-                dags.append(builder(config))
+                dag = builder(config)
+                dag.validate()  # e.g. a bad cron: the DagBag would fail the whole file
+                dags.append(dag)
                 continue
             except Exception as exc:  # a builder error is this model's alone, too
                 error, name = exc, config.name

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_mlops.core.config import load_model_config
+from airflow_mlops.core.config import load_model_config, peek_name
 from airflow_mlops.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def test_missing_required_field_is_named(tmp_path):
 def test_unknown_field_is_named(tmp_path):
     path = write(tmp_path, with_changes(tragets="churned"))
 
-    with pytest.raises(ConfigError, match=r"model.yaml: field 'tragets' \(line \d+\): Extra inputs"):
+    with pytest.raises(ConfigError, match=r"field 'tragets' \(line \d+\): Extra"):
         load_model_config(path)
 
 
@@ -127,7 +127,7 @@ def test_unknown_nested_field_is_named(tmp_path):
 def test_bad_model_name_is_refused(tmp_path, name):
     path = write(tmp_path, with_changes(name=name))
 
-    with pytest.raises(ConfigError, match=r"model.yaml: field 'name' \(line \d+\): String should match"):
+    with pytest.raises(ConfigError, match=r"field 'name' \(line \d+\): String should"):
         load_model_config(path)
 
 
@@ -143,14 +143,14 @@ def test_bad_model_name_is_refused(tmp_path, name):
 def test_estimator_needs_exactly_one_of_class_or_steps(tmp_path, estimator):
     path = write(tmp_path, with_changes(estimator=estimator))
 
-    with pytest.raises(ConfigError, match=r"field 'estimator' \(line \d+\): give exactly one of 'class'"):
+    with pytest.raises(ConfigError, match=r"'estimator' \(line \d+\): give exactly one of"):
         load_model_config(path)
 
 
 def test_empty_pipeline_is_refused(tmp_path):
     path = write(tmp_path, with_changes(estimator={"steps": []}))
 
-    with pytest.raises(ConfigError, match=r"field 'estimator.steps' \(line \d+\): .*at least one step"):
+    with pytest.raises(ConfigError, match=r"'estimator.steps' \(line \d+\): .*at least one"):
         load_model_config(path)
 
 
@@ -218,8 +218,8 @@ def test_shipped_config_declares_the_whole_promotion_policy(monkeypatch, tmp_pat
     ({"custom_metrics": {"f1": {"function": "m.f", "greater_is_better": True}}},
      r"f1 is a built-in metric; name it differently"),
     ({"approval": {"escalate": ["improvement"]}},
-     r"field 'promotion.approval.escalate.0' \(line \d+\): Input should be 'significance', 'guardrails' or "
-     r"'slices'"),
+     r"field 'promotion.approval.escalate.0' \(line \d+\): Input should be 'significance', "
+     r"'guardrails' or 'slices'"),
     ({"bootstrap": {"resamples": 10}}, r"field 'promotion.bootstrap.resamples'"),
     ({"bootstrap": {"confidence": 1.0}}, r"field 'promotion.bootstrap.confidence'"),
     ({"min_absolute_change": -0.1}, r"field 'promotion.min_absolute_change'"),
@@ -250,3 +250,53 @@ def test_custom_primary_metric_direction_must_agree(tmp_path):
     with pytest.raises(ConfigError, match=r"field 'promotion.greater_is_better' \(line \d+\): True "
                                           r"contradicts 'cost', for which lower is better"):
         load_model_config(write(tmp_path, with_changes(promotion=promotion)))
+
+
+@pytest.mark.parametrize("experiment", ["../etc", "a/../b", "a//b", "a/", "/abs", "a b", "a..b"])
+def test_experiment_names_cannot_escape_or_smuggle(tmp_path, experiment):
+    with pytest.raises(ConfigError, match=r"field 'experiment' \(line \d+\): String should"):
+        load_model_config(write(tmp_path, with_changes(experiment=experiment)))
+
+
+def test_experiment_names_with_folders_are_fine(tmp_path):
+    config = load_model_config(write(tmp_path, with_changes(experiment="team-a/churn.v2")))
+    assert config.experiment_name == "team-a/churn.v2"
+
+
+def test_defaults_for_retries_timeouts_and_alerts(tmp_path):
+    config = load_model_config(write(tmp_path, with_changes()))
+    assert (config.retries.count, config.retries.backoff) == (2, 2.0)
+    assert config.timeouts.task_minutes == 240 and config.timeouts.run_hours is None
+    assert config.alerts.on_failure == [] and config.data_query is None
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"alerts": {"on_failure": [{"notifier": "not a path"}]}},
+     r"field 'alerts.on_failure.0.notifier' \(line \d+\): String should match"),
+    ({"alerts": {"on_failure": [{"notifier": "pkg.Notifier", "parms": {}}]}},
+     r"field 'alerts.on_failure.0.parms' \(line \d+\): Extra inputs"),
+    ({"data_query": {"sql": "", "conn_id": "warehouse"}}, r"field 'data_query.sql'"),
+    ({"data_query": {"sql": "SELECT 1"}}, r"field 'data_query.conn_id': Field required"),
+    ({"timeouts": {"task_minutes": 0}}, r"field 'timeouts.task_minutes' \(line \d+\)"),
+    ({"retries": {"backoff": -1}}, r"field 'retries.backoff' \(line \d+\)"),
+])
+def test_factory_fields_are_checked(tmp_path, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        load_model_config(write(tmp_path, with_changes(**changes)))
+
+
+def test_line_numbers_point_at_the_nested_field(tmp_path):
+    text = yaml.safe_dump(with_changes(), sort_keys=False) + "retries:\n  count: 1\n  delay: 5\n"
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_model_config(path)
+    line = text.splitlines().index("  delay: 5") + 1
+    assert f"field 'retries.delay' (line {line}): Extra inputs are not permitted" in str(
+        raised.value)
+
+
+def test_peek_name_reads_a_valid_name_from_a_broken_config(tmp_path):
+    assert peek_name(write(tmp_path, with_changes(target=None))) == "churn"
+    assert peek_name(write(tmp_path, with_changes(name="no spaces allowed"))) is None
+    assert peek_name(write(tmp_path, "name: [unclosed\n")) is None
+    assert peek_name(tmp_path / "absent.yaml") is None

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import runpy
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -209,35 +208,6 @@ def test_a_broken_suite_always_fails(run_dag, partition, tmp_path):
     assert run.tasks == {"validate": "failed", "downstream": "upstream_failed"}
     assert run.summary is None
     assert run.xcom["_link_ReportLink"] == ""  # no report: the link stays empty
-
-
-class SqliteHook:
-    """A common.sql hook on a SQLite file; Airflow 3.3 ships no SQLite provider."""
-
-    def __new__(cls, path: Path):
-        from airflow.providers.common.sql.hooks.sql import DbApiHook
-
-        class Hook(DbApiHook):
-            conn_name_attr = "sqlite_conn_id"
-            default_conn_name = "warehouse"
-
-            def get_conn(self):
-                return sqlite3.connect(path)
-
-        return Hook()
-
-
-@pytest.fixture
-def warehouse(tmp_path, customers, monkeypatch) -> Path:
-    from airflow.sdk.definitions.connection import Connection
-
-    path = tmp_path / "warehouse.db"
-    with sqlite3.connect(path) as connection:
-        customers.head(700).to_sql("customers", connection, index=False)
-    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite",
-                                                             "host": str(path)}))
-    monkeypatch.setattr(Connection, "get_hook", lambda self, **_: SqliteHook(path))
-    return path
 
 
 def test_sql_through_a_connection(run_dag, warehouse, churn_suite, tmp_path):

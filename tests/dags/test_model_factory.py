@@ -1,0 +1,141 @@
+"""End to end: the dags/ templates over a folder of model configs, as Airflow parses and runs them.
+
+A broken config hurts no other model; a model reading SQL lands its rows, trains and is
+promoted; alerts reach real notifiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import runpy
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+NIGHT = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+NOTIFIER = """\
+from airflow.sdk import BaseNotifier
+
+
+class RecordingNotifier(BaseNotifier):
+    template_fields = ("message",)
+
+    def __init__(self, path, message):
+        super().__init__()
+        self.path = path
+        self.message = message
+
+    def notify(self, context):
+        with open(self.path, "a") as out:
+            out.write(self.message + "\\n")
+"""
+
+pytestmark = pytest.mark.e2e
+
+
+def churn_config(**changes) -> dict:
+    config = yaml.safe_load((DAGS / "models" / "churn.yaml").read_text())
+    config["suite"] = str(REPO / "expectations" / "churn.json")
+    return {**config, **changes}
+
+
+def task_states(run) -> dict[str, str]:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
+
+
+@pytest.fixture
+def configs(tmp_path, monkeypatch) -> Path:
+    """An empty configs folder the dags/ templates read ($AIRFLOW_MLOPS_CONFIGS)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("AIRFLOW_MLOPS_CONFIGS", str(folder))
+    monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))
+    return folder
+
+
+def write(folder: Path, name: str, config: dict | str) -> None:
+    (folder / name).write_text(config if isinstance(config, str) else yaml.safe_dump(config))
+
+
+def test_a_broken_config_hurts_no_other_model(configs, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    write(configs, "churn.yaml", churn_config())
+    write(configs, "upsell.yaml", churn_config(name="upsell"))
+    write(configs, "broken.yaml", churn_config(name="broken", promotion={"primary_metric": "r2"}))
+    write(configs, "garbled.yaml", "name: [unclosed\n")
+
+    bag = DagBag(dag_folder=str(DAGS))
+
+    assert bag.import_errors == {}
+    for prefix in ("nightly_retrain", "drift_monitor"):
+        for model in ("churn", "upsell"):
+            assert "config-error" not in bag.get_dag(f"{prefix}_{model}").tags
+        for broken in (f"{prefix}_broken", f"{prefix}_garbled_config-error"):
+            assert "config-error" in bag.get_dag(broken).tags
+    description = bag.get_dag("nightly_retrain_broken").description
+    assert "'r2' is not a classification metric" in description
+
+    retrain_dags = runpy.run_path(str(DAGS / "nightly_retrain.py"))["dags"]
+    broken_dag = next(d for d in retrain_dags if d.dag_id == "nightly_retrain_broken")
+    run = broken_dag.test()
+    assert task_states(run) == {"config_error": "failed"}
+    assert run.state == "failed"
+
+
+@pytest.fixture
+def notifier(tmp_path, monkeypatch) -> str:
+    (tmp_path / "alerting").mkdir()
+    (tmp_path / "alerting" / "recording.py").write_text(NOTIFIER)
+    monkeypatch.syspath_prepend(str(tmp_path / "alerting"))
+    return "recording.RecordingNotifier"
+
+
+def test_sql_model_lands_its_rows_trains_and_alerts(configs, airflow_db, mlflow_connection,
+                                                     warehouse, notifier, tmp_path):
+    from mlflow import MlflowClient
+
+    from airflow_mlops.core.registry import CHAMPION, alias_version
+
+    alerts_file = tmp_path / "alerts.txt"
+    alert = {"notifier": notifier, "params": {"path": str(alerts_file)}}
+    landing = "${AIRFLOW_MLOPS_DATA_ROOT}/warehouse/ds={{ ds }}/customers.parquet"
+    query = {"sql": "SELECT * FROM customers WHERE customer_id IS NOT NULL",
+             "conn_id": "warehouse"}
+    write(configs, "churn.yaml", churn_config(
+        data_uri=landing, data_query=query, retries={"count": 0},
+        alerts={"on_promotion": [{**alert, "params": {**alert["params"], "message":
+                                  "promoted by {{ ti.task_id }} in {{ dag.dag_id }}"}}],
+                "on_failure": [{**alert, "params": {**alert["params"], "message":
+                                "failed {{ ti.task_id }} of {{ dag.dag_id }}"}}]},
+    ))
+    write(configs, "nosuite.yaml", churn_config(
+        name="nosuite", suite=str(tmp_path / "absent.json"), data_uri=landing, data_query=query,
+        retries={"count": 0},
+        alerts={"on_failure": [{**alert, "params": {**alert["params"], "message":
+                                "failed {{ ti.task_id }} of {{ dag.dag_id }}"}}]},
+    ))
+    dags = {d.dag_id: d for d in runpy.run_path(str(DAGS / "nightly_retrain.py"))["dags"]}
+
+    run = dags["nightly_retrain_churn"].test(logical_date=NIGHT)
+
+    states = task_states(run)
+    assert states["extract"] == states["validate"] == states["train"] == "success"
+    assert states["promote"] == "success"
+    landed = tmp_path / "data" / "warehouse" / "ds=2026-03-01" / "customers.parquet"
+    assert landed.is_file()
+    client = MlflowClient(mlflow_connection, mlflow_connection)
+    assert alias_version(client, "churn", CHAMPION) == "1"
+    assert alerts_file.read_text().splitlines() == ["promoted by promote in nightly_retrain_churn"]
+
+    failed = dags["nightly_retrain_nosuite"].test(logical_date=NIGHT)
+
+    assert task_states(failed)["validate"] == "failed"
+    alerts = alerts_file.read_text().splitlines()
+    assert alerts[1:] == ["failed validate of nightly_retrain_nosuite"]

@@ -1,0 +1,134 @@
+"""``airflow-mlops config check``: every problem named with its file, field and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_mlops.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def churn_config(**changes) -> dict:
+    config = yaml.safe_load((REPO / "dags" / "models" / "churn.yaml").read_text())
+    config["suite"] = str(REPO / "expectations" / "churn.json")
+    config.update(changes)
+    return config
+
+
+def write(folder: Path, name: str, config: dict | str) -> Path:
+    path = folder / name
+    path.write_text(config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def check(capsys, *paths) -> tuple[int, str]:
+    code = main(["config", "check", *map(str, paths)])
+    return code, capsys.readouterr().out
+
+
+def test_the_bundled_configs_pass(capsys):
+    code, out = check(capsys, REPO / "dags" / "models")
+    assert code == 0
+    assert "ok   " in out and "(model churn)" in out
+    assert out.strip().endswith("1 of 1 configs ok")
+
+
+def test_default_folder_comes_from_the_environment(capsys, tmp_path, monkeypatch):
+    write(tmp_path, "a.yaml", churn_config(name="a"))
+    monkeypatch.setenv("AIRFLOW_MLOPS_CONFIGS", str(tmp_path))
+    code, out = check(capsys)
+    assert code == 0
+    assert "(model a)" in out
+
+
+def test_schema_errors_name_file_field_and_line(capsys, tmp_path):
+    path = write(tmp_path, "bad.yaml", churn_config(holdout_fraction=2, retries={"count": -1}))
+    code, out = check(capsys, path)
+    lines = path.read_text().splitlines()
+    holdout_line = next(n for n, text in enumerate(lines, 1) if text.startswith("holdout_fraction"))
+    assert code == 1
+    assert f"FAIL {path}: " in out
+    assert f"field 'holdout_fraction' (line {holdout_line}): Input should be less than 1" in out
+    assert "field 'retries.count' (line" in out
+    assert out.strip().endswith("0 of 1 configs ok")
+
+
+def test_unknown_estimator_class_is_found_before_any_run(capsys, tmp_path):
+    estimator = {"steps": [{"class": "sklearn.preprocessing.StandardScaler"},
+                           {"class": "sklearn.linear_model.LogisticRegresion"}]}
+    path = write(tmp_path, "typo.yaml", churn_config(estimator=estimator))
+    code, out = check(capsys, path)
+    line = path.read_text().splitlines().index("  - class: sklearn.linear_model.LogisticRegresion")
+    assert code == 1
+    assert (f"field 'estimator.steps.1.class' (line {line + 1}): estimator "
+            "'sklearn.linear_model.LogisticRegresion' cannot be imported") in out
+
+
+def test_estimator_params_are_checked(capsys, tmp_path):
+    estimator = {"class": "sklearn.linear_model.LogisticRegression", "params": {"CC": 1}}
+    code, out = check(capsys, write(tmp_path, "p.yaml", churn_config(estimator=estimator)))
+    assert code == 1
+    assert "field 'estimator.class'" in out and "bad params" in out and "CC" in out
+
+
+def test_missing_or_broken_suite_is_named(capsys, tmp_path):
+    code, out = check(capsys, write(tmp_path, "s.yaml", churn_config(suite="nowhere.json")))
+    assert code == 1
+    assert "field 'suite' (line" in out and "nowhere.json: expectation suite not found" in out
+
+    suite = tmp_path / "odd.json"
+    suite.write_text('{"expectations": [{"type": "expect_nothing", "kwargs": {}}]}')
+    code, out = check(capsys, write(tmp_path, "s.yaml", churn_config(suite=str(suite))))
+    assert code == 1
+    assert "unknown expectation type 'expect_nothing'" in out
+
+
+def test_custom_metric_and_notifier_must_import(capsys, tmp_path):
+    promotion = churn_config()["promotion"]
+    promotion["custom_metrics"] = {"cost": {"function": "nowhere.cost",
+                                            "greater_is_better": False}}
+    alerts = {"on_failure": [{"notifier": "airflow.sdk.BaseHook"}],
+              "on_promotion": [{"notifier": "nowhere.Notifier"}]}
+    path = write(tmp_path, "m.yaml", churn_config(promotion=promotion, alerts=alerts))
+    code, out = check(capsys, path)
+    assert code == 1
+    assert "field 'promotion.custom_metrics.cost.function' (line" in out
+    assert "field 'alerts.on_failure.0.notifier': 'airflow.sdk.BaseHook' is not an Airflow " \
+           "notifier" in out
+    assert "field 'alerts.on_promotion.0.notifier': notifier 'nowhere.Notifier' cannot be " \
+           "imported" in out
+
+
+def test_a_schedule_the_template_cannot_build_is_reported(capsys, tmp_path):
+    code, out = check(capsys, write(tmp_path, "c.yaml", churn_config(schedule="every night")))
+    assert code == 1
+    assert "build_retrain_dag: " in out
+
+
+def test_duplicate_model_names_are_reported(capsys, tmp_path):
+    write(tmp_path, "a.yaml", churn_config())
+    second = write(tmp_path, "b.yaml", churn_config())
+    code, out = check(capsys, tmp_path)
+    assert code == 1
+    assert f"FAIL {second}: field 'name': 'churn' is already used by {tmp_path / 'a.yaml'}" in out
+    assert out.strip().endswith("1 of 2 configs ok")
+
+
+def test_one_broken_config_does_not_hide_the_others(capsys, tmp_path):
+    write(tmp_path, "a.yaml", "name: [unclosed\n")
+    write(tmp_path, "b.yml", churn_config(name="b"))
+    code, out = check(capsys, tmp_path)
+    assert code == 1
+    assert "not valid YAML" in out and "(model b)" in out
+
+
+@pytest.mark.parametrize("kind", ["empty folder", "missing folder"])
+def test_no_configs_is_unusable_input(capsys, tmp_path, kind):
+    folder = tmp_path if kind == "empty folder" else tmp_path / "nowhere"
+    code, out = check(capsys, folder)
+    assert code == 2
+    assert "no model configs" in out or "no such file or folder" in out
