@@ -49,6 +49,18 @@ def task_states(run) -> dict[str, str]:
         return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
 
 
+def backfill_dry_run(dag_id: str, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """The logical dates ``airflow backfill create --dry-run --reprocess-behavior failed`` lists."""
+    from airflow.models.backfill import ReprocessBehavior, _do_dry_run
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        infos = _do_dry_run(dag_id=dag_id, from_date=start, to_date=end, reverse=False,
+                            reprocess_behavior=ReprocessBehavior.FAILED, dag_run_conf={},
+                            session=session)
+    return [info.logical_date for info in infos]
+
+
 @pytest.fixture
 def configs(tmp_path, monkeypatch) -> Path:
     """An empty configs folder the dags/ templates read ($AIRFLOW_MLOPS_CONFIGS)."""
@@ -133,6 +145,8 @@ def test_sql_model_lands_its_rows_trains_and_alerts(configs, airflow_db, mlflow_
     client = MlflowClient(mlflow_connection, mlflow_connection)
     assert alias_version(client, "churn", CHAMPION) == "1"
     assert alerts_file.read_text().splitlines() == ["promoted by promote in nightly_retrain_churn"]
+    assert backfill_dry_run("nightly_retrain_churn", NIGHT, NIGHT + dt.timedelta(days=2)) == [
+        NIGHT + dt.timedelta(days=1), NIGHT + dt.timedelta(days=2)]  # the night that ran is kept
 
     failed = dags["nightly_retrain_nosuite"].test(logical_date=NIGHT)
 

@@ -1,0 +1,212 @@
+"""Benchmark: parsing the model factory's DAG file, as Airflow's DAG processor parses it.
+
+For 10, 100 and 1,000 model configs, side by side in one run, each in a fresh interpreter
+that has imported Airflow and pre-imported the file's ``airflow.*`` imports (what a parser
+process forked from the DAG processor starts with), the time of ``DagBag(file)``:
+
+- ``ours``: ``dags/nightly_retrain.py`` over a folder of model YAMLs (copies of
+  ``dags/models/churn.yaml``, one per model);
+- ``dag-factory``: astronomer's dag-factory (``load_yaml_dags``) over one YAML per model that
+  declares the same tasks with the same operator classes and arguments.
+
+``--marginal`` also times a single model once the modules are imported (the median of
+re-parses in one interpreter): our template with one config against ``bench/plain_retrain.py``,
+a hand-written DAG file with the same tasks. Peak RSS is the parser process's maximum.
+
+    make bench    # installs dag-factory (the `bench` dependency group)
+    .venv/bin/python bench/parse.py                      # 10, 100, 1000 models, 3 runs each
+    .venv/bin/python bench/parse.py --models 10 --repeat 1 --marginal
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+IMPORT_TIMEOUT = 30.0  # Airflow's default [core] dagbag_import_timeout
+
+PARSE = """
+import json, resource, sys, time
+import airflow
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.file import iter_airflow_imports
+path, repeat = sys.argv[1], int(sys.argv[2])
+for module in iter_airflow_imports(path):  # [dag_processor] parsing_pre_import_modules
+    __import__(module)
+times = []
+for _ in range(repeat):
+    start = time.perf_counter()
+    bag = DagBag(dag_folder=path)
+    times.append(time.perf_counter() - start)
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+tasks = sum(len(dag.tasks) for dag in bag.dags.values())
+print(json.dumps({"times": times, "dags": len(bag.dag_ids), "tasks": tasks,
+                  "errors": len(bag.import_errors), "peak_mb": peak_mb}))
+"""
+
+OURS_FILE = (REPO / "dags" / "nightly_retrain.py").read_text()
+PEER_FILE = """\
+# Airflow DAGs from YAML through dag-factory's documented entry point (into globals()).
+from dagfactory import load_yaml_dags
+
+load_yaml_dags(globals_dict=globals(), dags_folder={folder!r})
+"""
+PEER_CALLABLES = '''\
+def route(decision):
+    return [] if decision.get("dry_run") else [
+        {"promote": "smoke_check", "needs_approval": "approve", "reject": "reject"}[
+            decision["verdict"]]]
+
+
+def summarize(**context):
+    return context["ti"].xcom_pull(task_ids="evaluate")
+'''
+
+
+def churn(name: str) -> dict:
+    config = yaml.safe_load((REPO / "dags" / "models" / "churn.yaml").read_text())
+    config["suite"] = str(REPO / "expectations" / "churn.json")
+    return {**config, "name": name}
+
+
+def peer_dag(config: dict) -> dict:
+    """The dag-factory declaration of the same DAG our template builds for ``config``."""
+    name, data_uri = config["name"], config["data_uri"]
+    common = {"model_name": name, "mlflow_conn_id": config["mlflow_conn_id"]}
+    data = {"data_uri": data_uri, "target": config["target"], "features": config["features"],
+            "task": config["task"], "holdout_fraction": config["holdout_fraction"],
+            "seed": config["seed"]}
+    evaluated = "{{ ti.xcom_pull(task_ids='evaluate') }}"
+    after_decision = {"trigger_rule": "none_failed_min_one_success",
+                      "dependencies": ["route_decision", "approve"]}
+    ours = "airflow_mlops.operators."
+    tasks = {
+        "wait_for_data": {"operator": "airflow_mlops.sensors.data.DataPartitionSensor",
+                          "uri": data_uri, "mode": "reschedule", "poke_interval": 60,
+                          "timeout": 6 * 3600},
+        "validate": {"operator": ours + "validation.ValidateDataOperator", "data_uri": data_uri,
+                     "suite": config["suite"], "dependencies": ["wait_for_data"]},
+        "train": {"operator": ours + "training.TrainChallengerOperator",
+                  "estimator": config["estimator"], "experiment_name": f"airflow-mlops/{name}",
+                  **common, **data, "dependencies": ["validate"]},
+        "evaluate": {"operator": ours + "evaluation.EvaluateChallengerOperator",
+                     "challenger_version": "{{ ti.xcom_pull(task_ids='train')['version'] }}",
+                     "policy": config["promotion"], "on_failure": "warn", **common, **data,
+                     "dependencies": ["train"]},
+        "route_decision": {
+            "operator": "airflow.providers.standard.operators.python.BranchPythonOperator",
+            "python_callable": "peer_callables.route", "op_args": [evaluated],
+            "dependencies": ["evaluate"]},
+        "approve": {"operator": "airflow.providers.standard.operators.hitl.HITLBranchOperator",
+                    "subject": f"Promote {name}?", "body": "See the decision record.",
+                    "options": ["Approve", "Reject"],
+                    "options_mapping": {"Approve": "smoke_check", "Reject": "reject"},
+                    "defaults": ["Reject"], "dependencies": ["route_decision"]},
+        "smoke_check": {"operator": ours + "deployment.SmokeCheckOperator",
+                        "version": "{{ ti.xcom_pull(task_ids='evaluate')['challenger_version'] }}",
+                        "data_uri": data_uri, "sample_rows": 100, **common, **after_decision},
+        "promote": {"operator": ours + "registry.PromoteChallengerOperator",
+                    "decision": evaluated, **common, "dependencies": ["smoke_check"]},
+        "reject": {"operator": ours + "registry.RejectChallengerOperator",
+                   "decision": evaluated, **common, **after_decision},
+        "summary": {"operator": "airflow.providers.standard.operators.python.PythonOperator",
+                    "python_callable": "peer_callables.summarize",
+                    "trigger_rule": "none_failed_min_one_success",
+                    "dependencies": ["promote", "reject"]},
+    }
+    return {f"nightly_retrain_{name}": {
+        "default_args": {"owner": config["owner"], "start_date": str(config["start_date"]),
+                         "retries": 2, "retry_delay_sec": 60, "retry_exponential_backoff": 2.0},
+        "schedule": config["schedule"], "catchup": False, "max_active_runs": 1,
+        "description": f"Validate, retrain and compare {name} against its champion",
+        "tags": ["airflow-mlops", "retrain", name], "tasks": tasks,
+    }}
+
+
+def write_variants(root: Path, models: int) -> dict[str, Path]:
+    """The DAG file of each variant, with ``models`` model configs for it."""
+    ours, peer = root / "ours", root / "peer"
+    (ours / "models").mkdir(parents=True)
+    (peer / "configs").mkdir(parents=True)
+    (ours / "nightly_retrain.py").write_text(OURS_FILE)
+    (peer / "dag_factory_retrain.py").write_text(PEER_FILE.format(folder=str(peer / "configs")))
+    (peer / "peer_callables.py").write_text(PEER_CALLABLES)
+    for index in range(models):
+        config = churn(f"model_{index:04d}")
+        (ours / "models" / f"{config['name']}.yaml").write_text(yaml.safe_dump(config))
+        (peer / "configs" / f"{config['name']}.yaml").write_text(
+            yaml.safe_dump(peer_dag(config), default_flow_style=False))
+    return {"ours": ours / "nightly_retrain.py", "dag-factory": peer / "dag_factory_retrain.py"}
+
+
+def parse(dag_file: Path, repeat: int = 1) -> dict:
+    env = {**os.environ, "AIRFLOW_MLOPS_DATA_ROOT": "/tmp/airflow-mlops-bench-data",
+           "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False",
+           "PYTHONPATH": os.pathsep.join([str(dag_file.parent), os.environ.get("PYTHONPATH", "")])}
+    env.pop("AIRFLOW_MLOPS_CONFIGS", None)
+    result = subprocess.run([sys.executable, "-c", PARSE, str(dag_file), str(repeat)],
+                            capture_output=True, text=True, env=env, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def scaling(models: list[int], repeat: int) -> None:
+    print("| models | ours s | dag-factory s | ours / dag-factory | ours peak MB "
+          "| dag-factory peak MB | DAGs / tasks (ours; dag-factory) |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    for count in models:
+        with tempfile.TemporaryDirectory(prefix="mlops-parse-") as tmp:
+            files = write_variants(Path(tmp), count)
+            runs = {name: [parse(path) for _ in range(repeat)] for name, path in files.items()}
+        seconds = {n: statistics.median(r["times"][0] for r in rs) for n, rs in runs.items()}
+        peak = {n: max(r["peak_mb"] for r in rs) for n, rs in runs.items()}
+        built = {n: f"{rs[0]['dags']} / {rs[0]['tasks']}" for n, rs in runs.items()}
+        if any(r["errors"] for rs in runs.values() for r in rs):
+            raise SystemExit(f"import errors at {count} models: {runs}")
+        print(f"| {count} | {seconds['ours']:.2f} | {seconds['dag-factory']:.2f} "
+              f"| {seconds['ours'] / seconds['dag-factory']:.2f}x | {peak['ours']:.0f} "
+              f"| {peak['dag-factory']:.0f} | {built['ours']}; {built['dag-factory']} |",
+              flush=True)
+        if count == max(models):
+            print(f"\n{count} models: ours {seconds['ours']:.2f} s = "
+                  f"{seconds['ours'] / IMPORT_TIMEOUT:.2f} of the {IMPORT_TIMEOUT:.0f} s "
+                  "import timeout")
+
+
+def marginal(repeat: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="mlops-parse-") as tmp:
+        ours = write_variants(Path(tmp), 1)["ours"]
+        warm = {"ours (1 config)": parse(ours, repeat + 1),
+                "plain DAG file": parse(REPO / "bench" / "plain_retrain.py", repeat + 1)}
+    medians = {name: statistics.median(r["times"][1:]) * 1000 for name, r in warm.items()}
+    for name, ms in medians.items():
+        print(f"- {name}: {ms:.1f} ms per re-parse (median of {repeat})")
+    print(f"- ratio: {medians['ours (1 config)'] / medians['plain DAG file']:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--marginal", action="store_true")
+    args = parser.parse_args()
+    print(f"# {dt.date.today()} on {platform.node()}: {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}\n")
+    scaling(args.models, args.repeat)
+    if args.marginal:
+        print()
+        marginal(max(args.repeat, 20))
+
+
+if __name__ == "__main__":
+    main()

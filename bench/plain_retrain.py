@@ -1,0 +1,86 @@
+"""The churn model's retrain DAG written out by hand: bench/parse.py's baseline.
+
+The same tasks, operators and arguments our template builds from dags/models/churn.yaml,
+without the config file, its schema or the factory.
+"""
+
+import datetime as dt
+import os
+
+from airflow.providers.standard.operators.hitl import HITLBranchOperator
+from airflow.sdk import DAG, TriggerRule
+
+from airflow_mlops.operators.deployment import SmokeCheckOperator
+from airflow_mlops.operators.evaluation import EvaluateChallengerOperator
+from airflow_mlops.operators.registry import PromoteChallengerOperator, RejectChallengerOperator
+from airflow_mlops.operators.training import TrainChallengerOperator
+from airflow_mlops.operators.validation import ValidateDataOperator
+from airflow_mlops.sensors.data import DataPartitionSensor
+from airflow_mlops.templates.retrain import route_decision, summarize
+
+ROOT = os.environ.get("AIRFLOW_MLOPS_DATA_ROOT", "/data")
+DATA_URI = f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
+COMMON = {"model_name": "churn", "mlflow_conn_id": "mlflow_default"}
+DATA = {
+    "data_uri": DATA_URI,
+    "target": "churned",
+    "features": ["tenure_months", "monthly_charges", "support_calls", "contract", "region"],
+    "task": "classification",
+    "holdout_fraction": 0.3,
+    "seed": 7,
+}
+POLICY = {
+    "primary_metric": "roc_auc", "threshold": 0.7, "guardrails": {"log_loss": 0.05},
+    "slices": {"column": "contract", "min_rows": 30, "max_regression": 0.05},
+    "bootstrap": {"resamples": 1000, "confidence": 0.95},
+}
+
+with DAG(
+    dag_id="nightly_retrain_churn_plain",
+    description="Validate, retrain and compare churn against its champion",
+    schedule="@daily",
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "data-science", "retries": 2, "retry_exponential_backoff": 2.0,
+                  "retry_delay": dt.timedelta(minutes=1)},
+    tags=["airflow-mlops", "retrain", "churn"],
+):
+    wait = DataPartitionSensor(task_id="wait_for_data", uri=DATA_URI, mode="reschedule",
+                               poke_interval=60, timeout=6 * 3600)
+    validate = ValidateDataOperator(task_id="validate", data_uri=DATA_URI,
+                                    suite="expectations/churn.json")
+    train = TrainChallengerOperator(
+        task_id="train",
+        estimator={"steps": [{"class": "sklearn.preprocessing.StandardScaler"},
+                             {"class": "sklearn.linear_model.LogisticRegression",
+                              "params": {"C": 1.0, "max_iter": 500}}]},
+        experiment_name="airflow-mlops/churn", **COMMON, **DATA,
+    )
+    evaluate = EvaluateChallengerOperator(
+        task_id="evaluate", challenger_version="{{ ti.xcom_pull(task_ids='train')['version'] }}",
+        policy=POLICY, on_failure="warn", **COMMON, **DATA,
+    )
+    approve = HITLBranchOperator(
+        task_id="approve", subject="Promote churn?", body="See the decision record.",
+        options=["Approve", "Reject"],
+        options_mapping={"Approve": "smoke_check", "Reject": "reject"}, defaults=["Reject"],
+        response_timeout=dt.timedelta(hours=24),
+    )
+    smoke = SmokeCheckOperator(
+        task_id="smoke_check",
+        version="{{ ti.xcom_pull(task_ids='evaluate')['challenger_version'] }}",
+        data_uri=DATA_URI, sample_rows=100, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        **COMMON,
+    )
+    promote = PromoteChallengerOperator(task_id="promote", decision=evaluate.output, **COMMON)
+    reject = RejectChallengerOperator(task_id="reject", decision=evaluate.output,
+                                      trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+                                      **COMMON)
+    summary = summarize(validate.output, evaluate.output, promote.output)
+    wait >> validate >> train >> evaluate
+    route = route_decision(evaluate.output)
+    route >> approve >> [smoke, reject]
+    route >> [smoke, reject]
+    smoke >> promote
+    [promote, reject] >> summary
