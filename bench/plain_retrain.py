@@ -10,13 +10,13 @@ import os
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import DAG, TriggerRule
 
+from airflow_mlops.operators.decision import NightSummaryOperator, RouteDecisionOperator
 from airflow_mlops.operators.deployment import SmokeCheckOperator
 from airflow_mlops.operators.evaluation import EvaluateChallengerOperator
 from airflow_mlops.operators.registry import PromoteChallengerOperator, RejectChallengerOperator
 from airflow_mlops.operators.training import TrainChallengerOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
-from airflow_mlops.templates.retrain import route_decision, summarize
 
 ROOT = os.environ.get("AIRFLOW_MLOPS_DATA_ROOT", "/data")
 DATA_URI = f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
@@ -77,9 +77,11 @@ with DAG(
     reject = RejectChallengerOperator(task_id="reject", decision=evaluate.output,
                                       trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
                                       **COMMON)
-    summary = summarize(validate.output, evaluate.output, promote.output)
+    summary = NightSummaryOperator(task_id="summary", validation=validate.output,
+                                   decision=evaluate.output, promotion=promote.output,
+                                   trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     wait >> validate >> train >> evaluate
-    route = route_decision(evaluate.output)
+    route = RouteDecisionOperator(task_id="route_decision", decision=evaluate.output)
     route >> approve >> [smoke, reject]
     route >> [smoke, reject]
     smoke >> promote

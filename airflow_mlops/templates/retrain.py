@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
-from airflow.sdk import DAG, BaseOperator, TriggerRule, task
+from airflow.sdk import DAG, BaseOperator, TriggerRule
 
 from airflow_mlops.core.config import ModelConfig
+from airflow_mlops.operators.decision import (
+    NightSummaryOperator,
+    RouteDecisionOperator,
+)
 from airflow_mlops.operators.deployment import (
     BatchScoreOperator,
     ExportModelOperator,
@@ -29,8 +33,6 @@ from airflow_mlops.templates.drift import (
 )
 
 DAG_ID_PREFIX = "nightly_retrain"
-# The task each verdict of the evaluation leads to; promotion starts with the smoke check.
-ROUTES = {"promote": "smoke_check", "needs_approval": "approve", "reject": "reject"}
 APPROVE, REJECT = "Approve", "Reject"
 APPROVAL_BODY = """\
 {% set d = ti.xcom_pull(task_ids='evaluate') %}
@@ -41,34 +43,6 @@ v{{ d.champion_version }}: the promotion policy says **{{ d.verdict }}**.
 {% endfor %}
 Decision record and comparison chart: `{{ d.record_uri }}`
 """
-
-
-@task.branch(task_id="route_decision")
-def route_decision(decision: dict) -> list[str]:
-    """Follow the evaluation's verdict: promote, ask a human first, or reject.
-
-    A dry run follows no branch: nothing is asked, moved or tagged.
-    """
-    return [] if decision.get("dry_run") else [ROUTES[decision["verdict"]]]
-
-
-@task(task_id="summary", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-def summarize(validation: dict, decision: dict, promotion: dict | None) -> dict:
-    """One row describing the night: data, verdict, metrics and the champion afterwards."""
-    metric = decision["primary_metric"]
-    moved = promotion is not None and not promotion.get("dry_run")
-    return {
-        "rows_validated": validation["rows"],
-        "validation": "passed" if validation["success"] else "failed",
-        "metric": metric,
-        "challenger_version": decision["challenger_version"],
-        "challenger_metric": decision["challenger_metrics"].get(metric),
-        "champion_metric": (decision["champion_metrics"] or {}).get(metric),
-        "decision": decision["verdict"],
-        "dry_run": decision.get("dry_run", False),
-        "reasons": decision["reasons"],
-        "champion_after": promotion["champion"] if moved else decision["champion_version"],
-    }
 
 
 def _add_deployment(
@@ -207,9 +181,15 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             **common,
         )
-        summary = summarize(validate.output, evaluate.output, promote.output)
+        summary = NightSummaryOperator(
+            task_id="summary",
+            validation=validate.output,
+            decision=evaluate.output,
+            promotion=promote.output,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        )
         data_ready >> validate >> train >> evaluate
-        route = route_decision(evaluate.output)
+        route = RouteDecisionOperator(task_id="route_decision", decision=evaluate.output)
         route >> approve >> [smoke, reject]
         route >> [smoke, reject]
         smoke >> promote

@@ -276,7 +276,8 @@ def test_defaults_for_retries_timeouts_and_alerts(tmp_path):
     ({"alerts": {"on_failure": [{"notifier": "pkg.Notifier", "parms": {}}]}},
      r"field 'alerts.on_failure.0.parms' \(line \d+\): Extra inputs"),
     ({"data_query": {"sql": "", "conn_id": "warehouse"}}, r"field 'data_query.sql'"),
-    ({"data_query": {"sql": "SELECT 1"}}, r"field 'data_query.conn_id' \(line \d+\): Field required"),
+    ({"data_query": {"sql": "SELECT 1"}},
+     r"field 'data_query.conn_id' \(line \d+\): Field required"),
     ({"timeouts": {"task_minutes": 0}}, r"field 'timeouts.task_minutes' \(line \d+\)"),
     ({"retries": {"backoff": -1}}, r"field 'retries.backoff' \(line \d+\)"),
 ])

@@ -14,8 +14,9 @@ from airflow.sdk import TriggerRule
 
 from airflow_mlops.core.config import DeploymentPolicy, ModelConfig, load_model_config
 from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.operators.decision import ROUTES
 from airflow_mlops.templates.drift import REQUESTED_WINDOW
-from airflow_mlops.templates.retrain import ROUTES, build_retrain_dag
+from airflow_mlops.templates.retrain import build_retrain_dag
 
 MODEL = "churn"
 CONFIG = {

@@ -9,7 +9,8 @@ from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import TriggerRule
 
 from airflow_mlops.core.config import ModelConfig
-from airflow_mlops.templates.retrain import ROUTES, build_retrain_dag, route_decision
+from airflow_mlops.operators.decision import ROUTES, route
+from airflow_mlops.templates.retrain import build_retrain_dag
 
 CONFIG = {
     "name": "churn",
@@ -67,8 +68,8 @@ def test_evaluation_gets_the_policy_and_the_failure_policy():
     ("promote", ROUTES["promote"]), ("needs_approval", "approve"), ("reject", "reject"),
 ])
 def test_route_follows_the_verdict(verdict, task_id):
-    assert route_decision.function({"verdict": verdict}) == [task_id]
+    assert route({"verdict": verdict}) == [task_id]
 
 
 def test_dry_run_follows_no_branch():
-    assert route_decision.function({"verdict": "promote", "dry_run": True}) == []
+    assert route({"verdict": "promote", "dry_run": True}) == []
