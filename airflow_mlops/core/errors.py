@@ -25,3 +25,7 @@ class RegistryError(MlopsError):
 
 class ChampionChangedError(RegistryError):
     """The champion moved between evaluation and promotion (compare-and-set lost)."""
+
+
+class PathEscapeError(ConfigError):
+    """A path built from run, task or data values would leave its configured root."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from airflow_mlops.core.errors import RegistryError
 from airflow_mlops.core.fetch import fetch_version, verify_smoke_checked
 from airflow_mlops.core.io import StoragePath, as_path, short
+from airflow_mlops.core.paths import refuse_traversal, resolve_under
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -32,7 +33,7 @@ def read_marker(target: StoragePath) -> dict | None:
 
 
 def _write_marker(target: StoragePath, marker: dict) -> None:
-    with (target / MARKER).open("wb") as handle:
+    with resolve_under(target, MARKER, what="export marker").open("wb") as handle:
         handle.write(json.dumps(marker, indent=2).encode())
 
 
@@ -63,7 +64,10 @@ def export_version(
 
     :raises RegistryError: the target holds something else, or the version cannot be
         fetched, failed its smoke check or changed since.
+    :raises PathEscapeError: ``target`` holds a ``..`` segment, or the marker of an earlier
+        export lists a file outside ``target`` (a tampered marker).
     """
+    refuse_traversal(str(target), what="export target")
     target = as_path(target)
     occupied = _has_entries(target)
     previous = read_marker(target) if occupied else None
@@ -88,17 +92,19 @@ def export_version(
         marker = {"model": model_name, "version": fetched.version, "digest": fetched.digest,
                   "files": files, "stale": sorted(earlier - set(files)),
                   "exported_by": f"{lineage['dag_id']}/{lineage['run_id']}", "complete": False}
+        stale = [resolve_under(target, name, what=f"file listed in {MARKER}")
+                 for name in marker["stale"]]
         try:
             target.mkdir(parents=True, exist_ok=True)
             _write_marker(target, marker)
             for name in files:
-                destination = target / name
+                destination = resolve_under(target, name, what="exported file")
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with (fetched.path / name).open("rb") as reader, destination.open("wb") as writer:
                     shutil.copyfileobj(reader, writer)
-            for name in marker["stale"]:
+            for path in stale:
                 with suppress(FileNotFoundError):
-                    (target / name).unlink()
+                    path.unlink()
             _write_marker(target, {**marker, "stale": [], "complete": True})
         except OSError as exc:
             raise RegistryError(

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 from airflow_mlops.core.errors import DataError
 from airflow_mlops.core.io import StoragePath, as_path, short
+from airflow_mlops.core.paths import resolve_under
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
 def _target(folder: str | os.PathLike[str] | StoragePath, name: str) -> StoragePath:
-    target = as_path(folder) / name
+    target = resolve_under(as_path(folder), name, what="quarantine copy")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -30,6 +31,7 @@ def quarantine_file(
     A second call for the same source and folder overwrites the earlier copy.
 
     :return: the location of the copy.
+    :raises PathEscapeError: the source's name would place the copy outside ``folder``.
     """
     source_path = as_path(source)
     target = _target(folder, source_path.name)
@@ -49,6 +51,7 @@ def quarantine_frame(
     """Write ``frame`` (e.g. a query's result) as Parquet file ``name`` in ``folder``.
 
     :return: the location of the copy.
+    :raises PathEscapeError: ``name`` would place the copy outside ``folder``.
     """
     target = _target(folder, name)
     try:

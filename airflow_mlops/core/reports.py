@@ -13,6 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core.io import StoragePath, as_path
+from airflow_mlops.core.paths import resolve_under
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -115,11 +116,12 @@ def write_reports(
     """Write both files into ``folder`` (local or object storage), replacing earlier ones.
 
     :return: the location of the HTML report.
+    :raises PathEscapeError: a report file in ``folder`` is a link that leads out of it.
     """
     folder = as_path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in report_files(summary, result).items():
-        with (folder / name).open("w", encoding="utf-8") as handle:
+        with resolve_under(folder, name, what="report file").open("w", encoding="utf-8") as handle:
             handle.write(text)
     return str(folder / REPORT_FILE)
 

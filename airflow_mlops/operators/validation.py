@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_mlops.core.errors import ConfigError, DataError, SuiteError
+from airflow_mlops.core.errors import ConfigError, DataError, PathEscapeError, SuiteError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
@@ -18,6 +18,7 @@ from airflow_mlops.operators.links import (
     REPORT_XCOM_KEY,
     ReportLink,
     default_results_uri,
+    results_base_uri,
     storage_path,
 )
 
@@ -124,9 +125,12 @@ class ValidateDataOperator(BaseOperator):
         except (SuiteError, ConfigError) as exc:  # a broken suite or setup: always fail
             raise AirflowFailException(str(exc)) from None
         summary, result = validation.summary, validation.result
-        if not summary.success and self.quarantine_to and not policy.dry_run:
-            summary = replace(summary, quarantined_to=self._quarantine(frame))
-        summary = replace(summary, report=self._store_reports(context, summary, result))
+        try:
+            if not summary.success and self.quarantine_to and not policy.dry_run:
+                summary = replace(summary, quarantined_to=self._quarantine(frame))
+            summary = replace(summary, report=self._store_reports(context, summary, result))
+        except PathEscapeError as exc:  # a hostile name: a retry would only refuse it again
+            raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.report)
         output = summary.to_dict()
         if self.do_xcom_push:
@@ -157,20 +161,26 @@ class ValidateDataOperator(BaseOperator):
         return require_rows(frame, self.data_name)
 
     def _quarantine(self, frame: pd.DataFrame | None) -> str | None:
+        from airflow_mlops.core.paths import refuse_traversal
         from airflow_mlops.core.quarantine import quarantine_file, quarantine_frame
 
-        folder = storage_path(self.quarantine_to)
+        folder = storage_path(refuse_traversal(self.quarantine_to, what="quarantine_to"))
         if self.data_uri is not None:
             source = storage_path(self.data_uri)
             return quarantine_file(source, folder) if source.exists() else None
         return None if frame is None else quarantine_frame(frame, folder, f"{self.task_id}.parquet")
 
     def _store_reports(self, context: Context, summary: ValidationSummary, result: dict) -> str:
+        from airflow_mlops.core.paths import refuse_traversal, require_under
         from airflow_mlops.core.reports import log_reports_to_mlflow, write_reports
 
         if self.mlflow_run_id:
             client = MlflowHook(mlflow_conn_id=self.mlflow_conn_id).get_client()
             return log_reports_to_mlflow(client, self.mlflow_run_id, summary, result,
                                          artifact_path=f"validation/{self.task_id}")
-        folder = self.results_uri or default_results_uri(context, "validation")
+        if self.results_uri:
+            folder = refuse_traversal(self.results_uri, what="results_uri")
+        else:  # dag_id, run_id and task_id may not lead out of the results base
+            folder = require_under(results_base_uri(), default_results_uri(context, "validation"),
+                                   what="results folder")
         return write_reports(storage_path(folder), summary, result)

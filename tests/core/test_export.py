@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -10,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.models import Model
 
-from airflow_mlops.core.errors import RegistryError
+from airflow_mlops.core.errors import PathEscapeError, RegistryError
 from airflow_mlops.core.export import MARKER, export_version, read_marker
 from airflow_mlops.core.serialization import check_loadable
 from airflow_mlops.core.tracking import TrackingTarget, tracking_session
@@ -132,3 +133,37 @@ def test_exports_through_a_path_object(versions, tmp_path):
 
     assert export(versions[0], target)["changed"] is True
     assert Path(tmp_path / "upath-target" / "MLmodel").exists()
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("listed", ["../victim.txt", "../../victim.txt", "%2e%2e/victim.txt",
+                                    "/tmp/victim.txt"])
+def test_a_tampered_marker_cannot_delete_outside_the_target(versions, tmp_path, listed):
+    target = tmp_path / "serving" / "churn"
+    export(versions[0], target)
+    victim = tmp_path / "serving" / "victim.txt"
+    victim.write_text("precious")
+    marker = read_marker(target)
+    (target / MARKER).write_text(json.dumps({**marker, "stale": [listed]}))
+    before = snapshot(tmp_path / "serving")
+
+    with pytest.raises(PathEscapeError, match=rf"file listed in {MARKER} "
+                       rf"{re.escape(repr(listed))} would leave {target}"):
+        export(versions[1], target)
+
+    assert victim.read_text() == "precious"
+    assert snapshot(tmp_path / "serving") == before  # refused before anything changed
+
+
+@pytest.mark.parametrize("target", ["{tmp}/serving/../../escaped", "file://{tmp}/serving/%2e%2e/x"])
+def test_a_target_with_a_traversal_is_refused(versions, tmp_path, target):
+    target = target.format(tmp=tmp_path)
+
+    with pytest.raises(PathEscapeError, match=rf"export target {re.escape(repr(target))}"):
+        export(versions[0], target)
+
+    assert list(tmp_path.iterdir()) == []

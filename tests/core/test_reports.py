@@ -62,6 +62,22 @@ def test_write_reports_to_object_storage(failed):
     assert "FAILED" in UPath(location).read_text()
 
 
+def test_a_report_file_planted_as_a_link_out_of_the_folder_is_not_written_through(
+        tmp_path, failed):
+    from airflow_mlops.core.errors import PathEscapeError
+
+    folder, victim = tmp_path / "results" / "run", tmp_path / "victim.html"
+    folder.mkdir(parents=True)
+    victim.write_text("precious")
+    (folder / REPORT_FILE).symlink_to(victim)
+
+    with pytest.raises(PathEscapeError, match=rf"report file '{REPORT_FILE}' would leave "
+                       rf"{folder}: a symbolic link leads to {victim}"):
+        write_reports(folder, failed.summary, failed.result)
+
+    assert victim.read_text() == "precious"
+
+
 def test_log_reports_to_an_mlflow_run(mlflow_session, failed, tmp_path):
     import mlflow
 
