@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_mlops.core.errors import ConfigError, DataError, PathEscapeError, SuiteError
+from airflow_mlops.core.errors import ConfigError, PathEscapeError, SuiteError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
@@ -147,18 +147,9 @@ class ValidateDataOperator(BaseOperator):
         return self._read_query()
 
     def _read_query(self) -> pd.DataFrame:
-        from airflow.providers.common.sql.hooks.sql import DbApiHook
+        from airflow_mlops.operators.extract import query_frame
 
-        from airflow_mlops.core.io import require_rows, short
-
-        hook = BaseHook.get_connection(self.conn_id).get_hook()
-        if not isinstance(hook, DbApiHook):
-            raise ConfigError(f"connection {self.conn_id!r} is not a SQL connection")
-        try:
-            frame = hook.get_df(self.sql, df_type="pandas")
-        except Exception as exc:  # each database driver raises its own error types
-            raise DataError(f"{self.data_name}: the query failed: {short(exc)}") from None
-        return require_rows(frame, self.data_name)
+        return query_frame(self.conn_id, self.sql, self.data_name)
 
     def _quarantine(self, frame: pd.DataFrame | None) -> str | None:
         from airflow_mlops.core.paths import refuse_traversal
