@@ -10,14 +10,16 @@ training run; a small summary goes to the version's tags and is returned.
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.config import PromotionPolicy
 from airflow_mlops.core.errors import ConfigError, DataError
+from airflow_mlops.core.fetch import fetch_version, load_sklearn, verify_smoke_checked
 from airflow_mlops.core.metrics import Predictions, compute, predict, resampled
 from airflow_mlops.core.policy import Guardrail, SliceRule, SliceScore, decide, interval, unusable
-from airflow_mlops.core.serialization import check_loadable
 from airflow_mlops.core.splits import split
 
 if TYPE_CHECKING:
@@ -36,14 +38,23 @@ CHUNK_CELLS = 2_000_000
 MISSING_SLICE = "(missing)"
 
 
-def load_version(model: str, version: str):
-    """A registered sklearn model version, loaded only after the allow-list check."""
-    import mlflow.sklearn
-    from mlflow.models import get_model_info
+def load_version(model: str, version: str) -> Any:
+    """A registered sklearn model version, downloaded once and loaded from exactly the files
+    that passed the allow-list check and, once it ran, match the smoke check's hash.
 
-    uri = f"models:/{model}/{version}"
-    check_loadable(get_model_info(uri).flavors.get("sklearn", {}), f"model '{model}' v{version}")
-    return mlflow.sklearn.load_model(uri)
+    A fresh challenger has not been smoke-checked yet (that follows its evaluation), so for
+    it the allow-list check is all there is to verify.
+
+    :raises RegistryError: the version cannot be fetched or loaded, failed its smoke check,
+        or its files changed since the smoke check passed.
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    with tempfile.TemporaryDirectory(prefix="airflow-mlops-evaluate-") as folder:
+        fetched = fetch_version(client, model, str(version), Path(folder))
+        verify_smoke_checked(client, fetched)
+        return load_sklearn(fetched)
 
 
 def resolved_policy(policy: dict | PromotionPolicy, task: str, model: str) -> PromotionPolicy:

@@ -1,9 +1,10 @@
 """A registered model version as its consumers get it: downloaded, checked, then loaded.
 
-Deployment steps never load ``models:/...`` URIs directly: they download the version once,
-refuse it unless its MLmodel passes :func:`~airflow_mlops.core.serialization.check_loadable`,
-hash the downloaded files, and load exactly those files. The smoke check records that hash
-on the version (tag ``smoke_check``); later steps refuse files that differ from it.
+Deployment, evaluation and the quality check never load ``models:/...`` URIs directly: they
+download the version once, refuse it unless its MLmodel passes
+:func:`~airflow_mlops.core.serialization.check_loadable`, hash the downloaded files, and load
+exactly those files. The smoke check records that hash on the version (tag ``smoke_check``);
+later steps refuse files that differ from it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.errors import RegistryError
@@ -80,7 +81,13 @@ def require_version(client: MlflowClient, model: str, version: str) -> None:
 
 def _check_pyfunc(flavors: dict, label: str) -> None:
     """Refuse a ``python_function`` flavor that would import anything but MLflow's sklearn
-    loader, or put code shipped with the model on the import path."""
+    loader, put code shipped with the model on the import path, or load other files than
+    the model file :func:`check_loadable` vetted.
+
+    MLflow joins ``data`` and ``model_path`` onto the model folder (an absolute path replaces
+    it) and the sklearn loader then reads the MLmodel next to whatever ``data`` names, so
+    either could load files the hash does not cover, in a format nobody checked.
+    """
     pyfunc = flavors.get("python_function", {})
     loader = pyfunc.get("loader_module")
     code = pyfunc.get("code") or flavors["sklearn"].get("code")
@@ -90,6 +97,17 @@ def _check_pyfunc(flavors: dict, label: str) -> None:
             f"{label}: its MLmodel loads through {loader!r}{shipped}; only {PYFUNC_LOADER} "
             "without code paths is loaded"
         )
+    if "data" in pyfunc:
+        raise RegistryError(
+            f"{label}: its python_function flavor loads data from {pyfunc['data']!r}; "
+            "refusing to load it"
+        )
+    model_file = flavors["sklearn"]["pickled_model"]
+    if pyfunc.get("model_path") != model_file:
+        raise RegistryError(
+            f"{label}: its python_function flavor loads {pyfunc.get('model_path')!r}, not the "
+            f"model file {model_file!r}; refusing to load it"
+        )
 
 
 def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) -> FetchedModel:
@@ -97,7 +115,7 @@ def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) 
 
     :raises RegistryError: the version does not exist, or its MLmodel is missing, asks
         for pickle, trusts types outside the allow-list, or loads through other code than
-        MLflow's sklearn loader.
+        MLflow's sklearn loader or other files than its model file.
     """
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
@@ -124,6 +142,21 @@ def load_pyfunc(fetched: FetchedModel) -> PyFuncModel:
 
     try:
         return mlflow.pyfunc.load_model(str(fetched.path))
+    except Exception as exc:  # each loader (skops, zipfile, sklearn) raises its own errors
+        raise RegistryError(
+            f"{fetched.label}: cannot be loaded from {fetched.uri}: {short(exc)}"
+        ) from None
+
+
+def load_sklearn(fetched: FetchedModel) -> Any:
+    """Load the checked files as the scikit-learn estimator itself (``mlflow.sklearn``).
+
+    :raises RegistryError: the files cannot be loaded (missing, truncated or tampered).
+    """
+    import mlflow.sklearn
+
+    try:
+        return mlflow.sklearn.load_model(str(fetched.path))
     except Exception as exc:  # each loader (skops, zipfile, sklearn) raises its own errors
         raise RegistryError(
             f"{fetched.label}: cannot be loaded from {fetched.uri}: {short(exc)}"

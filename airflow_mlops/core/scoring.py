@@ -16,6 +16,7 @@ from airflow_mlops.core.fetch import (
     verify_smoke_checked,
 )
 from airflow_mlops.core.io import StoragePath, as_path, data_format, read_table, short
+from airflow_mlops.core.paths import refuse_traversal
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -122,10 +123,13 @@ def score_batch(
     The version is fetched and checked like any deployment (allow-list; the files the smoke
     check passed, when it ran). ``data`` is only read; ``output`` must be another file.
 
+    :raises PathEscapeError: ``output`` holds a ``..`` segment (plain or URL-encoded), so
+        a rendered value would lead the predictions out of the folder it names.
     :raises DataError: output would replace the input, key columns are missing, or the data
         does not match the model's signature.
     :raises RegistryError: the version cannot be fetched, failed its smoke check or changed.
     """
+    refuse_traversal(str(output), what="scoring output")
     data_path, output_path = as_path(data), as_path(output)
     if _location_key(data_path) == _location_key(output_path):
         raise DataError(f"{output}: is the input data set itself; refusing to overwrite it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from airflow_mlops.core.errors import ConfigError, RegistryError
@@ -27,6 +28,10 @@ TRUSTED_TYPES = frozenset({
 })
 
 
+# The model file sits in the model's own folder: a plain name, never a path.
+MODEL_FILE = re.compile(r"(?!\.\.?$)[\w.-]+")
+
+
 def trusted_types_for(model: Any) -> list[str]:
     """The non-default skops types ``model`` needs, all of which must be on our allow-list."""
     import skops.io
@@ -42,10 +47,12 @@ def trusted_types_for(model: Any) -> list[str]:
 
 
 def check_loadable(flavor: dict, where: str) -> None:
-    """Refuse a logged model whose MLmodel asks for pickle or for types outside the allow-list.
+    """Refuse a logged model whose MLmodel asks for pickle or for types outside the allow-list,
+    ships code, or keeps its model file anywhere but in its own folder.
 
     ``flavor`` is the model's ``sklearn`` flavor config; MLflow loads with the trusted types
-    it lists, so a tampered MLmodel could otherwise trust anything.
+    it lists, puts its ``code`` folder on ``sys.path`` and reads ``pickled_model`` relative to
+    the model folder, so a tampered MLmodel could otherwise trust, import or load anything.
     """
     if flavor.get("serialization_format") != "skops":
         raise RegistryError(
@@ -56,6 +63,17 @@ def check_loadable(flavor: dict, where: str) -> None:
     if refused:
         raise RegistryError(
             f"{where}: trusts types outside the reviewed allow-list {refused}; refusing to load it"
+        )
+    if flavor.get("code"):
+        raise RegistryError(
+            f"{where}: ships code ({flavor['code']!r}) that loading would put on the import "
+            "path; refusing to load it"
+        )
+    model_file = flavor.get("pickled_model")
+    if not isinstance(model_file, str) or not MODEL_FILE.fullmatch(model_file):
+        raise RegistryError(
+            f"{where}: model file {model_file!r} is not a plain file name in the model's "
+            "folder; refusing to load it"
         )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import mlflow
 import mlflow.sklearn
@@ -15,6 +17,7 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.evaluation import evaluate_challenger
 from airflow_mlops.core.policy import NEEDS_APPROVAL, PROMOTE, REJECT
+from airflow_mlops.core.smoke import smoke_check
 from airflow_mlops.core.splits import split
 from airflow_mlops.core.tracking import ensure_experiment
 from airflow_mlops.core.training import train_challenger
@@ -197,6 +200,63 @@ def test_pickled_champion_is_not_loaded(register, evaluate, frame, tmp_path):
 
     with pytest.raises(RegistryError, match=r"model 'churn' v1: serialized as 'cloudpickle'"):
         evaluate(register(LOGISTIC, "run1"))
+
+
+def model_file(version: str) -> Path:
+    return Path(MlflowClient().get_model_version_download_uri(MODEL, version)) / "model.skops"
+
+
+def smoke_checked_champion(register, frame) -> str:
+    """A logistic regression that passed its smoke check and was promoted, as in the DAG."""
+    version = register(LOGISTIC, "run1")
+    smoke_check(frame, model_name=MODEL, version=version, sample_name="sample",
+                lineage={**LINEAGE, "run_id": "run1"})
+    make_champion(version)
+    return version
+
+
+def test_a_smoke_checked_champion_is_compared_on_the_files_that_passed(register, evaluate,
+                                                                       frame):
+    champion = smoke_checked_champion(register, frame)
+
+    record = evaluate(register(DUMMY, "run2"))
+
+    assert (record["verdict"], record["champion_version"]) == (REJECT, champion)
+    assert record["champion_metrics"]["roc_auc"] > 0.6
+
+
+def test_a_champion_changed_after_its_smoke_check_stops_the_evaluation(register, evaluate,
+                                                                       frame):
+    """Its model file now holds another (sound) model: comparing against it would judge the
+    challenger against a model nobody checked."""
+    champion = smoke_checked_champion(register, frame)
+    challenger = register(DUMMY, "run2")
+    shutil.copyfile(model_file(challenger), model_file(champion))
+
+    with pytest.raises(RegistryError, match=rf"model 'churn' v{champion}: files of "
+                       rf"models:/churn/{champion} changed since the smoke check passed"):
+        evaluate(challenger)
+
+    assert "airflow_mlops.decision" not in MlflowClient().get_model_version(
+        MODEL, challenger).tags
+
+
+def test_a_challenger_changed_after_its_smoke_check_is_rejected_on_re_evaluation(
+        register, evaluate, frame):
+    """Re-evaluated after the champion moved, a challenger whose files differ from those its
+    smoke check passed is never loaded, and so never promoted."""
+    make_champion(register(DUMMY, "run1"))
+    challenger = register(LOGISTIC, "run2")
+    assert evaluate(challenger)["verdict"] == PROMOTE
+    smoke_check(frame, model_name=MODEL, version=challenger, sample_name="sample",
+                lineage={**LINEAGE, "run_id": "run2"})
+    shutil.copyfile(model_file("1"), model_file(challenger))
+    make_champion(register(DUMMY, "run3"))  # another run promoted in between
+
+    record = evaluate(challenger)
+
+    assert (record["verdict"], record["failed_checks"]) == (REJECT, ["usable"])
+    assert "changed since the smoke check passed" in record["reasons"][0]
 
 
 def logistic(**params):

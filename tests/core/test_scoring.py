@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from pathlib import Path
 
 import mlflow
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from airflow_mlops.core.errors import DataError, RegistryError
+from airflow_mlops.core.errors import DataError, PathEscapeError, RegistryError
 from airflow_mlops.core.scoring import score_batch, write_table
 from airflow_mlops.core.smoke import smoke_check
 from airflow_mlops.core.tracking import TrackingTarget, tracking_session
@@ -103,13 +104,36 @@ def test_writes_csv_and_a_rerun_replaces_it(version, day, tmp_path):
     assert written["scored_at"].unique().tolist() == ["2026-03-01 00:00:00+00:00"]
 
 
-def test_refuses_to_overwrite_its_input(version, day):
+def test_refuses_to_overwrite_its_input(version, day, tmp_path):
     before = digest(day)
+    (tmp_path / "same").symlink_to(day.parent)
 
     with pytest.raises(DataError, match="is the input data set itself; refusing"):
-        score(version, day, day.parent / ".." / day.parent.name / day.name)
+        score(version, day, tmp_path / "same" / day.name)
 
     assert digest(day) == before
+
+
+@pytest.mark.parametrize("output", [
+    "predictions/../../outside.parquet",
+    "predictions/%2e%2e/outside.parquet",
+], ids=["dot-dot", "encoded-dot-dot"])
+def test_an_output_that_climbs_out_of_its_folder_is_refused_before_scoring(
+        version, day, tmp_path, monkeypatch, output):
+    """A rendered param (say ``{{ params.segment }}``) substituted into the output URI may
+    not lead the predictions out of the folder the template names."""
+    import airflow_mlops.core.scoring as scoring
+
+    fetches = []
+    monkeypatch.setattr(scoring, "fetch_version", lambda *a, **k: fetches.append(a))
+    target = f"{tmp_path}/{output}"
+
+    with pytest.raises(PathEscapeError, match=rf"scoring output {re.escape(repr(target))}: "):
+        score(version, day, target)
+
+    assert fetches == []  # refused before the model is fetched
+    assert not (tmp_path.parent / "outside.parquet").exists()
+    assert list(tmp_path.rglob("*.parquet")) == []
 
 
 def test_a_missing_key_column_is_named(version, day, tmp_path):

@@ -70,9 +70,26 @@ def test_custom_class_is_refused(data):
         trusted_types_for(model)
 
 
+SOUND_FLAVOR = {"serialization_format": "skops", "pickled_model": "model.skops",
+                "skops_trusted_types": ["sklearn.tree._tree.Tree"]}
+
+
 def test_loadable_skops_model_passes():
-    check_loadable({"serialization_format": "skops",
-                    "skops_trusted_types": ["sklearn.tree._tree.Tree"]}, "model 'm' v1")
+    check_loadable(SOUND_FLAVOR, "model 'm' v1")
+
+
+def test_model_shipping_code_is_refused():
+    with pytest.raises(RegistryError, match=r"model 'm' v1: ships code \('code'\) that loading "
+                       "would put on the import path"):
+        check_loadable({**SOUND_FLAVOR, "code": "code"}, "model 'm' v1")
+
+
+@pytest.mark.parametrize("model_file", ["../../elsewhere/model.skops", "/tmp/model.skops",
+                                        "sub/model.skops", "..", None, ""])
+def test_model_file_outside_the_model_folder_is_refused(model_file):
+    with pytest.raises(RegistryError, match=rf"model file {re.escape(repr(model_file))} is not a "
+                       "plain file name in the model's folder"):
+        check_loadable({**SOUND_FLAVOR, "pickled_model": model_file}, "model 'm' v1")
 
 
 @pytest.mark.parametrize("fmt", ["cloudpickle", "pickle", None])

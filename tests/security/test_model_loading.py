@@ -1,0 +1,392 @@
+"""Tampered model artifacts are refused before anything in them runs (real MLflow store).
+
+Each payload writes a marker file when it is deserialized or imported; a control first shows
+that it really does so when loaded without our checks, then the test shows that our loading
+paths refuse it and the marker never appears.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import datetime as dt
+import importlib
+import pickle
+import re
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import pytest
+import skops.io
+import yaml
+from mlflow import MlflowClient
+
+from airflow_mlops.core import registry
+from airflow_mlops.core.errors import RegistryError
+from airflow_mlops.core.evaluation import load_version
+from airflow_mlops.core.export import export_version
+from airflow_mlops.core.fetch import fetch_version
+from airflow_mlops.core.quality import check_quality
+from airflow_mlops.core.scoring import score_batch
+from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
+from airflow_mlops.core.tracking import TrackingTarget, ensure_experiment, tracking_session
+from airflow_mlops.core.training import train_challenger
+
+MODEL = "churn"
+FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
+LINEAGE = {"dag_id": "nightly_retrain_churn", "run_id": "scheduled__2026-03-01"}
+PACKAGE = Path(__file__).resolve().parents[2] / "airflow_mlops"
+PAYLOAD_MODULE = textwrap.dedent('''
+    """A type no allow-list trusts: restoring it writes a marker file."""
+    from pathlib import Path
+
+
+    class Boom:
+        def __init__(self, path):
+            self.path = path
+
+        def __setstate__(self, state):
+            Path(state["path"]).write_text("payload ran")
+''')
+
+
+class PicklePayload:
+    """Unpickling this opens (creates) the marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, customers):
+    """One MLflow store; ``new_version()`` trains and registers a sound skops version."""
+    root = tmp_path_factory.mktemp("model-loading")
+    frame = customers.head(200)
+
+    def new_version() -> str:
+        runs = len(MlflowClient().search_model_versions(f"name='{MODEL}'"))
+        return train_challenger(
+            frame, model_name=MODEL, experiment_name="loading", target="churned",
+            features=FEATURES, task="classification", holdout_fraction=0.3, seed=7,
+            estimator={"class": "sklearn.linear_model.LogisticRegression"},
+            lineage={**LINEAGE, "run_id": f"run-{runs}", "data_fingerprint": "f"},
+            artifact_location=str(root / "artifacts"),
+        )["version"]
+
+    with tracking_session(TrackingTarget(f"sqlite:///{root / 'mlflow.db'}")):
+        ensure_experiment("loading", str(root / "artifacts"))
+        yield new_version
+
+
+@pytest.fixture
+def boom(tmp_path, monkeypatch):
+    """The payload module on the import path, and the marker its type writes when restored."""
+    folder = tmp_path / "payload"
+    folder.mkdir()
+    (folder / "mlops_payload.py").write_text(PAYLOAD_MODULE)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "mlops_payload", raising=False)
+    return importlib.import_module("mlops_payload").Boom, tmp_path / "boom-marker"
+
+
+@pytest.fixture
+def sample(customers):
+    return customers.iloc[200:240].reset_index(drop=True)
+
+
+def model_dir(version: str) -> Path:
+    return Path(MlflowClient().get_model_version_download_uri(MODEL, version))
+
+
+def edit_mlmodel(version: str, **sklearn_flavor) -> None:
+    path = model_dir(version) / "MLmodel"
+    meta = yaml.safe_load(path.read_text())
+    meta["flavors"]["sklearn"].update(sklearn_flavor)
+    path.write_text(yaml.safe_dump(meta))
+
+
+def smoke(sample, version: str) -> dict:
+    return smoke_check(sample, model_name=MODEL, version=version, sample_name="day.csv",
+                       lineage=LINEAGE)
+
+
+def test_changed_files_are_refused_before_anything_is_deserialized(store, sample, tmp_path,
+                                                                   monkeypatch):
+    """(a) The smoke check recorded the files' hash; a swapped model file is never loaded."""
+    version, other = store(), store()
+    smoke(sample, version)
+    shutil.copyfile(model_dir(other) / "model.skops", model_dir(version) / "model.skops")
+    loads = []
+    real_load = skops.io.load
+    monkeypatch.setattr(skops.io, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    data = tmp_path / "day.csv"
+    sample.drop(columns=["churned"]).to_csv(data, index=False)
+
+    changed = rf"model 'churn' v{version}: files of models:/churn/{version} changed since the " \
+              "smoke check passed"
+    with pytest.raises(RegistryError, match=changed):
+        score_batch(MlflowClient(), model_name=MODEL, version=version, data=data,
+                    output=tmp_path / "out.parquet", key_columns=["customer_id"],
+                    scored_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc))
+    with pytest.raises(RegistryError, match=changed):
+        export_version(MlflowClient(), model_name=MODEL, version=version,
+                       target=tmp_path / "serving", lineage=LINEAGE)
+
+    assert loads == []  # refused on the hash: skops never opened the swapped file
+    assert not (tmp_path / "out.parquet").exists()
+    assert not (tmp_path / "serving").exists()
+
+
+def test_a_pickled_model_with_a_payload_is_refused_and_never_unpickled(store, sample, tmp_path,
+                                                                       customers):
+    """(b) A cloudpickle model whose file runs code when unpickled."""
+    from sklearn.dummy import DummyClassifier
+
+    control = tmp_path / "control-marker"
+    pickle.loads(pickle.dumps(PicklePayload(control)))
+    assert control.exists()  # the payload is real
+    features = customers[["tenure_months"]]
+    experiment = mlflow.get_experiment_by_name("loading").experiment_id
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.sklearn.log_model(
+            DummyClassifier().fit(features, customers["churned"]), name="model",
+            serialization_format="cloudpickle", pip_requirements=[],
+            signature=mlflow.models.infer_signature(features),
+        )
+    version = str(mlflow.register_model(info.model_uri, MODEL).version)
+    marker = tmp_path / "marker"
+    (model_dir(version) / "model.pkl").write_bytes(pickle.dumps(PicklePayload(marker)))
+
+    with pytest.raises(SmokeCheckError, match="serialized as 'cloudpickle', not 'skops'; "
+                       r"refusing to load it \(pickle formats can run code\)"):
+        smoke(sample, version)
+    with pytest.raises(RegistryError, match="not 'skops'; refusing to load it"):
+        load_version(MODEL, version)  # the evaluation's and quality check's route
+
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("claimed", ["skops", "pickle"])
+def test_a_pickle_disguised_as_the_skops_file_never_runs(store, sample, tmp_path, claimed):
+    """(b) The payload replaces model.skops; MLmodel keeps saying skops, or says pickle."""
+    version = store()
+    marker = tmp_path / "marker"
+    (model_dir(version) / "model.skops").write_bytes(pickle.dumps(PicklePayload(marker)))
+    if claimed == "pickle":
+        edit_mlmodel(version, serialization_format="pickle")
+
+    with pytest.raises(SmokeCheckError, match=rf"model 'churn' v{version}: "):
+        smoke(sample, version)
+    # The evaluation rejects a challenger whose load raises anything (core/evaluation.py).
+    with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: "):
+        load_version(MODEL, version)
+
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("mlmodel_trusts_it", [False, True])
+def test_a_skops_file_naming_an_untrusted_type_is_refused_before_loading(
+        store, sample, boom, mlmodel_trusts_it):
+    """(c) The skops file holds a type outside every allow-list; restoring it runs code.
+
+    With MLmodel untouched, skops' audit (against the MLmodel's list, which our allow-list
+    bounds) refuses it before constructing anything; with MLmodel tampered to trust the type,
+    our allow-list refuses the model before skops is called.
+    """
+    boom_type, marker = boom
+    control = marker.with_name("control-marker")
+    skops.io.loads(skops.io.dumps(boom_type(str(control))), trusted=["mlops_payload.Boom"])
+    assert control.exists()  # the payload is real
+    version = store()
+    skops.io.dump(boom_type(str(marker)), model_dir(version) / "model.skops")
+    if mlmodel_trusts_it:
+        edit_mlmodel(version, skops_trusted_types=["mlops_payload.Boom"])
+        reason = r"trusts types outside the reviewed allow-list \['mlops_payload\.Boom'\]"
+    else:
+        reason = r"cannot be loaded from models:/churn/\d+: .*mlops_payload\.Boom"
+
+    with pytest.raises(SmokeCheckError, match=reason):
+        smoke(sample, version)
+    with pytest.raises(RegistryError, match=r"mlops_payload\.Boom"):
+        load_version(MODEL, version)
+
+    assert not marker.exists()
+
+
+def test_code_shipped_with_a_model_is_never_put_on_the_import_path(store, tmp_path,
+                                                                   monkeypatch):
+    """MLflow puts a flavor's ``code`` folder first on ``sys.path``: any later import of a
+    module of that name (matplotlib, drawn after evaluation loads the models) would run it."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "mlops_code_probe", raising=False)
+    marker = tmp_path / "marker"
+    version = store()
+    code = model_dir(version) / "code"
+    code.mkdir()
+    (code / "mlops_code_probe.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    edit_mlmodel(version, code="code")
+
+    with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: ships code \('code'\)"):
+        load_version(MODEL, version)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("mlops_code_probe")
+    assert not marker.exists()
+
+    mlflow.sklearn.load_model(f"models:/{MODEL}/{version}")  # control: MLflow alone
+    importlib.import_module("mlops_code_probe")
+    assert marker.exists()
+
+
+def test_models_are_deserialized_only_in_the_checked_loaders():
+    """Every call that deserializes a model sits in a function that checks it first: new
+    loading code must go through them (or be reviewed and listed here)."""
+    loaders = {"load_model", "load", "loads", "_load_pyfunc"}
+    allowed = {("core/fetch.py", "mlflow.pyfunc.load_model"),
+               ("core/fetch.py", "mlflow.sklearn.load_model")}
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in loaders:
+                name = ast.unparse(node.func)
+                if name.split(".")[0] in {"mlflow", "skops", "pickle", "cloudpickle", "joblib"}:
+                    found.add((path.relative_to(PACKAGE).as_posix(), name))
+    assert found == allowed
+    source = PACKAGE.joinpath("core", "fetch.py").read_text()
+    assert "check_loadable(meta.flavors" in source  # fetch_version checks before the loaders
+    assert "_check_pyfunc(meta.flavors" in source
+
+
+def edit_pyfunc(version: str, **pyfunc_flavor) -> None:
+    path = model_dir(version) / "MLmodel"
+    meta = yaml.safe_load(path.read_text())
+    meta["flavors"]["python_function"].update(pyfunc_flavor)
+    path.write_text(yaml.safe_dump(meta))
+
+
+def other_model(folder: Path, customers) -> Path:
+    """A sound skops model of another kind (predicts the majority class), outside the store."""
+    from sklearn.dummy import DummyClassifier
+
+    folder.mkdir()
+    path = folder / "model.skops"
+    skops.io.dump(DummyClassifier().fit(customers[FEATURES], customers["churned"]), path)
+    return path
+
+
+def test_evaluation_loads_the_files_it_checked_even_if_the_store_changes_meanwhile(
+        store, tmp_path, monkeypatch, customers):
+    """``load_version`` downloads once: files swapped in the store right after its check
+    (here: a pickle payload, with MLmodel saying pickle) are never read."""
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+
+    version = store()
+    expected = mlflow.sklearn.load_model(f"models:/{MODEL}/{version}")
+    marker = tmp_path / "marker"
+    downloads = []
+    real_download = ModelsArtifactRepository.download_artifacts
+
+    def download_then_swap(self, *args, **kwargs):
+        local = real_download(self, *args, **kwargs)
+        if not downloads:
+            (model_dir(version) / "model.skops").write_bytes(pickle.dumps(PicklePayload(marker)))
+            edit_mlmodel(version, serialization_format="pickle")
+        downloads.append(local)
+        return local
+
+    monkeypatch.setattr(ModelsArtifactRepository, "download_artifacts", download_then_swap)
+
+    loaded = load_version(MODEL, version)
+
+    assert len(downloads) == 1
+    assert not marker.exists()
+    rows = customers[FEATURES].head(50)
+    assert loaded.predict_proba(rows).tolist() == expected.predict_proba(rows).tolist()
+    with pytest.raises(RegistryError, match="serialized as 'pickle', not 'skops'"):
+        load_version(MODEL, version)  # the swap did happen: a second load refuses it
+    assert not marker.exists()
+
+
+def test_the_quality_check_refuses_a_champion_changed_after_its_smoke_check(
+        store, sample, customers, tmp_path, monkeypatch):
+    """The champion passed its smoke check and was promoted; then its model file was replaced
+    by another (sound) model. Scoring its quality on that would judge the wrong model."""
+    version = store()
+    smoke(sample, version)
+    client = MlflowClient()
+    registry.promote(client, MODEL, version,
+                     expected_champion=registry.alias_version(client, MODEL, registry.CHAMPION))
+    shutil.copyfile(other_model(tmp_path / "other", customers), model_dir(version) / "model.skops")
+    loads = []
+    real_load = skops.io.load
+    monkeypatch.setattr(skops.io, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+
+    with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: files of "
+                       rf"models:/churn/{version} changed since the smoke check passed"):
+        check_quality(customers.iloc[300:500], model_name=MODEL, target="churned",
+                      features=FEATURES, task="classification", metric="roc_auc",
+                      max_decay=0.05)
+    assert loads == []
+
+
+@pytest.mark.parametrize("model_path", ["absolute", "../model.skops", "other.skops", None],
+                         ids=["absolute", "parent", "another-file", "missing"])
+def test_a_pyfunc_model_path_other_than_the_model_file_is_refused(store, sample, tmp_path,
+                                                                  customers, model_path):
+    """MLflow's pyfunc loader joins ``model_path`` onto the model folder: an absolute path or
+    ``..`` would serve a file the hash does not cover, here a model of another kind."""
+    version = store()
+    other = other_model(tmp_path / "elsewhere", customers)
+    if model_path == "other.skops":
+        shutil.copyfile(other, model_dir(version) / "other.skops")
+    edit_pyfunc(version, model_path=str(other) if model_path == "absolute" else model_path)
+    named = repr(str(other) if model_path == "absolute" else model_path)
+
+    reason = (rf"model 'churn' v{version}: its python_function flavor loads "
+              rf"{re.escape(named)}, not the model file 'model\.skops'; refusing to load it")
+    with pytest.raises(RegistryError, match=reason):
+        fetch_version(MlflowClient(), MODEL, version, tmp_path / "fetched")
+    with pytest.raises(SmokeCheckError, match=reason):
+        smoke(sample, version)
+
+    if model_path == "absolute":  # control: MLflow alone serves the other model
+        served = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}").get_raw_model()
+        assert type(served).__name__ == "DummyClassifier"
+
+
+def test_a_pyfunc_data_path_leading_to_a_pickle_is_refused_and_never_runs(store, sample,
+                                                                          tmp_path):
+    """MLflow's pyfunc loader hands ``data`` (joined onto the model folder) to the sklearn
+    loader, which then reads *that* folder's MLmodel: a pickle elsewhere would run."""
+    marker = tmp_path / "marker"
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "model.pkl").write_bytes(pickle.dumps(PicklePayload(marker)))
+    (evil / "MLmodel").write_text(yaml.safe_dump({"flavors": {
+        "sklearn": {"pickled_model": "model.pkl", "serialization_format": "pickle"},
+        "python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.pkl"},
+    }}))
+    version = store()
+    edit_pyfunc(version, data=str(evil))
+    data = tmp_path / "day.csv"
+    sample.drop(columns=["churned"]).to_csv(data, index=False)
+
+    reason = (rf"model 'churn' v{version}: its python_function flavor loads data from "
+              rf"{re.escape(repr(str(evil)))}; refusing to load it")
+    with pytest.raises(SmokeCheckError, match=reason):
+        smoke(sample, version)
+    with pytest.raises(RegistryError, match=reason):
+        score_batch(MlflowClient(), model_name=MODEL, version=version, data=data,
+                    output=tmp_path / "out.parquet", key_columns=["customer_id"],
+                    scored_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc))
+    assert not marker.exists()
+
+    with contextlib.suppress(Exception):  # control: MLflow alone runs the payload
+        mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
+    assert marker.exists()
