@@ -1,16 +1,19 @@
 """A registered model version as its consumers get it: downloaded, checked, then loaded.
 
 Deployment, evaluation and the quality check never load ``models:/...`` URIs directly: they
-download the version once, refuse it unless its MLmodel passes
-:func:`~airflow_mlops.core.serialization.check_loadable`, hash the downloaded files, and load
-exactly those files. The smoke check records that hash on the version (tag ``smoke_check``);
-later steps refuse files that differ from it.
+download the version once, hash the downloaded files, refuse them unless the hash matches every
+one recorded on the version and their MLmodel passes
+:func:`~airflow_mlops.core.serialization.check_loadable`, and load exactly those files.
+Training records the hash of what it logged (tag ``model_sha256``); a passed smoke check
+records the hash of the files it loaded (tag ``smoke_check``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,11 +25,15 @@ from airflow_mlops.core.serialization import check_loadable
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
     from mlflow.models import ModelSignature
     from mlflow.pyfunc import PyFuncModel
 
 SMOKE_TAG = "smoke_check"
+DIGEST_TAG = "model_sha256"
 PYFUNC_LOADER = "mlflow.sklearn"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,12 @@ def schema_reason(exc: Exception) -> str:
     return text.rsplit("Error: ", 1)[-1].strip() if "Error: " in text else short(exc)
 
 
-def require_version(client: MlflowClient, model: str, version: str) -> None:
-    """Fail clearly when the registry has no such version."""
+def require_version(client: MlflowClient, model: str, version: str) -> ModelVersion:
+    """The registry's record of the version; fails clearly when there is no such version."""
     from mlflow.exceptions import MlflowException
 
     try:
-        client.get_model_version(model, version)
+        return client.get_model_version(model, version)
     except MlflowException as exc:
         if exc.error_code in registry.NOT_FOUND_CODES:
             raise RegistryError(
@@ -110,27 +117,69 @@ def _check_pyfunc(flavors: dict, label: str) -> None:
         )
 
 
-def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) -> FetchedModel:
-    """Download ``models:/model/version`` into ``folder`` and check its MLmodel.
-
-    :raises RegistryError: the version does not exist, or its MLmodel is missing, asks
-        for pickle, trusts types outside the allow-list, or loads through other code than
-        MLflow's sklearn loader or other files than its model file.
-    """
+def _download(model: str, version: str, folder: Path) -> Path:
     import mlflow.artifacts
+
+    uri = f"models:/{model}/{version}"
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder)))
+
+
+def downloaded_digest(model: str, version: str) -> str:
+    """The SHA-256 of the version's files as :func:`fetch_version` downloads and hashes them."""
+    with tempfile.TemporaryDirectory(prefix="airflow-mlops-digest-") as folder:
+        return folder_digest(_download(model, str(version), Path(folder)))
+
+
+def _check_digest(tags: dict[str, str], label: str, uri: str, digest: str) -> None:
+    """Refuse files whose SHA-256 differs from one recorded on the version.
+
+    A version without any record (registered by hand, or trained before training recorded
+    one) is left to the allow-list checks, with a warning.
+    """
+    smoke = json.loads(tags.get(registry.tag(SMOKE_TAG)) or "{}")
+    recorded = {"the smoke check passed": smoke.get("digest") if smoke.get("passed") else None,
+                "training": tags.get(registry.tag(DIGEST_TAG))}
+    changed = {since: value for since, value in recorded.items() if value and value != digest}
+    if changed:
+        raise RegistryError(
+            f"{label}: files of {uri} changed since {' and since '.join(changed)} "
+            f"(sha256 {digest[:12]}..., recorded {next(iter(changed.values()))[:12]}...); "
+            "refusing to load them"
+        )
+    if not any(recorded.values()):
+        log.warning(
+            "%s: no SHA-256 is recorded for %s (tag %s), so only the allow-list vouches for "
+            "its files; retrain it, or tag the digest of files you have reviewed",
+            label, uri, registry.tag(DIGEST_TAG),
+        )
+
+
+def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) -> FetchedModel:
+    """Download ``models:/model/version`` into ``folder``, verify its hash, check its MLmodel.
+
+    The files' SHA-256 is compared with those recorded at training and by the smoke check
+    before anything in them, even the MLmodel, is read.
+
+    :raises RegistryError: the version does not exist, its files differ from a recorded
+        hash, or its MLmodel is missing, asks for pickle, trusts types outside the allow-list,
+        or loads through other code than MLflow's sklearn loader or other files than its
+        model file.
+    """
     from mlflow.exceptions import MlflowException
     from mlflow.models import Model
 
-    require_version(client, model, version)
+    tags = require_version(client, model, version).tags
     label, uri = f"model '{model}' v{version}", f"models:/{model}/{version}"
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder)))
+    local = _download(model, version, folder)
+    digest = folder_digest(local)
+    _check_digest(tags, label, uri, digest)
     try:
         meta = Model.load(str(local))
     except (OSError, ValueError, MlflowException) as exc:
         raise RegistryError(f"{label}: MLmodel of {uri} cannot be read: {short(exc)}") from None
     check_loadable(meta.flavors.get("sklearn", {}), label)
     _check_pyfunc(meta.flavors, label)
-    return FetchedModel(model, str(version), local, folder_digest(local), meta.signature)
+    return FetchedModel(model, str(version), local, digest, meta.signature)
 
 
 def load_pyfunc(fetched: FetchedModel) -> PyFuncModel:
@@ -170,10 +219,11 @@ def smoke_record(client: MlflowClient, model: str, version: str) -> dict | None:
 
 
 def verify_smoke_checked(client: MlflowClient, fetched: FetchedModel) -> bool:
-    """Whether the files are those the smoke check passed; False when it never ran.
+    """Whether the version passed its smoke check; False when it never ran.
 
-    :raises RegistryError: the smoke check failed on this version, or its files changed
-        since it passed.
+    :func:`fetch_version` has already refused files that differ from those it passed.
+
+    :raises RegistryError: the smoke check failed on this version.
     """
     record = smoke_record(client, fetched.model, fetched.version)
     if record is None:
@@ -181,11 +231,5 @@ def verify_smoke_checked(client: MlflowClient, fetched: FetchedModel) -> bool:
     if not record.get("passed"):
         raise RegistryError(
             f"{fetched.label}: failed its smoke check ({record.get('error')}); refusing to use it"
-        )
-    if record.get("digest") != fetched.digest:
-        raise RegistryError(
-            f"{fetched.label}: files of {fetched.uri} changed since the smoke check passed "
-            f"(sha256 {fetched.digest[:12]}..., checked {str(record.get('digest'))[:12]}...); "
-            "refusing to use them"
         )
     return True

@@ -1,4 +1,8 @@
-"""Training a challenger: fit, log to MLflow, register a version with alias ``challenger``."""
+"""Training a challenger: fit, log to MLflow, register a version with alias ``challenger``.
+
+The SHA-256 of the registered files is tagged on the version (``model_sha256``) before the
+alias moves; every later load refuses files that differ from it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.estimators import build_model
+from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest
 from airflow_mlops.core.metrics import score
 from airflow_mlops.core.serialization import runtime_requirements, trusted_types_for
 from airflow_mlops.core.splits import split
@@ -53,6 +58,19 @@ def _earlier_version(client: MlflowClient, model: str, experiment_id: str, key: 
     return None
 
 
+def _record_digest(client: MlflowClient, model: str, version: str) -> str:
+    """Tag the SHA-256 of the version's files on it, once: a re-run keeps the first record.
+
+    The files are downloaded back the way consumers fetch them, so both hash the same bytes.
+    """
+    recorded = client.get_model_version(model, version).tags.get(registry.tag(DIGEST_TAG))
+    if recorded:
+        return recorded
+    digest = downloaded_digest(model, version)
+    registry.set_version_tags(client, model, version, {DIGEST_TAG: digest})
+    return digest
+
+
 def _mark_challenger(client: MlflowClient, model: str, version: str,
                      lineage: dict[str, str]) -> None:
     registry.set_alias(client, model, registry.CHALLENGER, version, action="train",
@@ -76,7 +94,8 @@ def train_challenger(
     """Fit the configured model on the training split and register it as ``challenger``.
 
     ``lineage`` holds dag_id, run_id, data_uri and data_fingerprint; a second call with the
-    same dag_id, run_id and fingerprint reuses the version the first one registered.
+    same dag_id, run_id and fingerprint reuses the version the first one registered (and
+    records its digest if the first call stopped before it could).
     A new experiment keeps its artifacts at ``artifact_location``.
     """
     import mlflow
@@ -89,8 +108,9 @@ def train_challenger(
     key = run_key(lineage)
     earlier = _earlier_version(client, model_name, experiment_id, key)
     if earlier:
+        digest = _record_digest(client, model_name, earlier["version"])
         _mark_challenger(client, model_name, earlier["version"], lineage)
-        return {**earlier, "reused": True}
+        return {**earlier, "digest": digest, "reused": True}
 
     parts = split(frame, target=target, features=features, holdout_fraction=holdout_fraction,
                   seed=seed, task=task)
@@ -114,5 +134,7 @@ def train_challenger(
             info.model_uri, model_name, tags={registry.tag(k): v for k, v in lineage.items()}
         ).version
     version = str(version)
+    digest = _record_digest(client, model_name, version)
     _mark_challenger(client, model_name, version, lineage)
-    return {"run_id": run.info.run_id, "version": version, "metrics": metrics, "reused": False}
+    return {"run_id": run.info.run_id, "version": version, "metrics": metrics, "digest": digest,
+            "reused": False}

@@ -12,7 +12,14 @@ from mlflow import MlflowClient
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.errors import RegistryError
-from airflow_mlops.core.fetch import SMOKE_TAG, fetch_version, folder_digest, smoke_record
+from airflow_mlops.core.fetch import (
+    DIGEST_TAG,
+    SMOKE_TAG,
+    downloaded_digest,
+    fetch_version,
+    folder_digest,
+    smoke_record,
+)
 from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
 from airflow_mlops.core.tracking import TrackingTarget, tracking_session
 from airflow_mlops.core.training import train_challenger
@@ -51,6 +58,12 @@ def model_file(version: str) -> Path:
     return Path(MlflowClient().get_model_version_download_uri(MODEL, version)) / "model.skops"
 
 
+def as_if_trained_so(version: str) -> None:
+    """Record the files' digest as they are now, as if training had logged them so."""
+    registry.set_version_tags(MlflowClient(), MODEL, version,
+                              {DIGEST_TAG: downloaded_digest(MODEL, version)})
+
+
 def check(sample, version: str, **kwargs) -> dict:
     return smoke_check(sample, model_name=MODEL, version=version, sample_name="day.csv",
                        lineage=LINEAGE, **kwargs)
@@ -69,11 +82,27 @@ def test_a_sound_version_passes_and_records_the_files_it_checked(store, sample, 
     assert record == {"sample": "day.csv", "checked_by": "nightly_retrain_churn/"
                       "scheduled__2026-03-01", "passed": True, "digest": fetched.digest,
                       "rows": 25}
+    trained = MlflowClient().get_model_version(MODEL, version).tags[registry.tag(DIGEST_TAG)]
+    assert record["digest"] == trained  # the hash training recorded, over the same files
 
 
-def test_a_tampered_model_file_fails_and_is_recorded(store, sample):
+def test_files_changed_since_training_fail_and_are_recorded(store, sample):
     version = store()
     model_file(version).write_bytes(b"not a skops archive")
+
+    with pytest.raises(SmokeCheckError, match=rf"model 'churn' v{version}: files of "
+                       rf"models:/churn/{version} changed since training \(sha256 "):
+        check(sample, version)
+
+    record = smoke_record(MlflowClient(), MODEL, version)
+    assert record["passed"] is False
+    assert "changed since training" in record["error"]
+
+
+def test_a_model_file_that_cannot_be_read_fails_and_is_recorded(store, sample):
+    version = store()
+    model_file(version).write_bytes(b"not a skops archive")
+    as_if_trained_so(version)
 
     with pytest.raises(SmokeCheckError, match=rf"model 'churn' v{version}: cannot be loaded "
                        rf"from models:/churn/{version}"):
@@ -87,6 +116,7 @@ def test_a_tampered_model_file_fails_and_is_recorded(store, sample):
 def test_a_missing_model_file_fails(store, sample):
     version = store()
     model_file(version).unlink()
+    as_if_trained_so(version)
 
     with pytest.raises(SmokeCheckError, match="cannot be loaded"):
         check(sample, version)
@@ -102,6 +132,7 @@ def test_an_mlmodel_that_would_import_other_code_is_refused(store, sample, chang
     meta = yaml.safe_load(mlmodel.read_text())
     meta["flavors"]["python_function"].update(change)
     mlmodel.write_text(yaml.safe_dump(meta))
+    as_if_trained_so(version)
 
     with pytest.raises(SmokeCheckError, match=r"its MLmodel loads through .*; only "
                        r"mlflow\.sklearn without code paths is loaded"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import mlflow.sklearn
 import pytest
@@ -9,7 +11,8 @@ from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from airflow_mlops.core import ledger, registry
-from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.errors import ConfigError, RegistryError
+from airflow_mlops.core.fetch import DIGEST_TAG, fetch_version
 from airflow_mlops.core.splits import split
 from airflow_mlops.core.tracking import ensure_experiment
 from airflow_mlops.core.training import run_key, train_challenger
@@ -72,6 +75,52 @@ def test_registers_a_challenger_with_lineage_tags(train, tmp_path):
     assert client.get_run(result["run_id"]).info.status == "FINISHED"
     artifacts = client.get_experiment_by_name(EXPERIMENT).artifact_location
     assert artifacts.endswith(str(tmp_path / "artifacts"))
+
+
+def recorded_digest(version: str) -> str | None:
+    return MlflowClient().get_model_version(MODEL, version).tags.get(registry.tag(DIGEST_TAG))
+
+
+def model_file(version: str) -> Path:
+    return Path(MlflowClient().get_model_version_download_uri(MODEL, version)) / "model.skops"
+
+
+def test_records_the_digest_of_the_files_consumers_fetch(train, tmp_path):
+    result = train()
+
+    fetched = fetch_version(MlflowClient(), MODEL, result["version"], tmp_path / "fetched")
+    assert recorded_digest(result["version"]) == result["digest"] == fetched.digest
+    assert len(result["digest"]) == 64
+
+
+def test_a_re_run_keeps_the_digest_it_recorded(train):
+    first = train()
+
+    again = train()
+
+    assert again["reused"] is True
+    assert again["digest"] == first["digest"] == recorded_digest(first["version"])
+
+
+def test_a_re_run_after_a_crash_before_the_digest_was_recorded_records_it(train):
+    first = train()
+    MlflowClient().delete_model_version_tag(MODEL, first["version"], registry.tag(DIGEST_TAG))
+
+    again = train()
+
+    assert again["reused"] is True
+    assert recorded_digest(first["version"]) == again["digest"] == first["digest"]
+
+
+def test_a_re_run_never_records_files_changed_since_training(train, tmp_path):
+    first = train()
+    model_file(first["version"]).write_bytes(b"swapped")
+
+    again = train()
+
+    assert again["digest"] == first["digest"] == recorded_digest(first["version"])
+    with pytest.raises(RegistryError, match=r"changed since training"):
+        fetch_version(MlflowClient(), MODEL, first["version"], tmp_path / "fetched")
 
 
 def test_metrics_are_those_of_the_registered_model_on_the_holdout(train, frame):

@@ -1,8 +1,13 @@
 """Tampered model artifacts are refused before anything in them runs (real MLflow store).
 
-Each payload writes a marker file when it is deserialized or imported; a control first shows
-that it really does so when loaded without our checks, then the test shows that our loading
-paths refuse it and the marker never appears.
+Each payload writes a marker file when it is deserialized or imported; a control shows that
+it really does so when loaded without our checks, and the test shows that our loading paths
+refuse it and the marker never appears.
+
+Two layers stand in the way. Files that differ from the SHA-256 training recorded are refused
+before anything in them is read. Tests of the second layer (the allow-list and the MLmodel
+checks) first call :func:`forge_digest`, as someone able to rewrite registry tags could, or
+register a version by hand, which records no digest.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.errors import RegistryError
 from airflow_mlops.core.evaluation import load_version
 from airflow_mlops.core.export import export_version
-from airflow_mlops.core.fetch import fetch_version
+from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest, fetch_version
 from airflow_mlops.core.quality import check_quality
 from airflow_mlops.core.scoring import score_batch
 from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
@@ -111,6 +116,12 @@ def edit_mlmodel(version: str, **sklearn_flavor) -> None:
     path.write_text(yaml.safe_dump(meta))
 
 
+def forge_digest(version: str) -> None:
+    """Record the files' digest as they are now, so only the checks after the hash remain."""
+    registry.set_version_tags(MlflowClient(), MODEL, version,
+                              {DIGEST_TAG: downloaded_digest(MODEL, version)})
+
+
 def smoke(sample, version: str) -> dict:
     return smoke_check(sample, model_name=MODEL, version=version, sample_name="day.csv",
                        lineage=LINEAGE)
@@ -141,6 +152,81 @@ def test_changed_files_are_refused_before_anything_is_deserialized(store, sample
     assert loads == []  # refused on the hash: skops never opened the swapped file
     assert not (tmp_path / "out.parquet").exists()
     assert not (tmp_path / "serving").exists()
+
+
+def promote(version: str) -> None:
+    client = MlflowClient()
+    registry.promote(client, MODEL, version,
+                     expected_champion=registry.alias_version(client, MODEL, registry.CHAMPION))
+
+
+def routes(sample, version: str, tmp_path: Path) -> dict:
+    """How each step loads ``version`` (the champion), in pipeline order: evaluation, smoke
+    check, scoring, export and the quality check."""
+    data = tmp_path / "day.csv"
+    sample.drop(columns=["churned"]).to_csv(data, index=False)
+    return {
+        "evaluation": lambda: load_version(MODEL, version),
+        "smoke check": lambda: smoke(sample, version),
+        "scoring": lambda: score_batch(
+            MlflowClient(), model_name=MODEL, version=version, data=data,
+            output=tmp_path / "out.parquet", key_columns=["customer_id"],
+            scored_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)),
+        "export": lambda: export_version(MlflowClient(), model_name=MODEL, version=version,
+                                         target=tmp_path / "serving", lineage=LINEAGE),
+        "quality": lambda: check_quality(sample, model_name=MODEL, target="churned",
+                                         features=FEATURES, task="classification",
+                                         metric="roc_auc", max_decay=1.0),
+    }
+
+
+def test_an_untampered_model_loads_on_every_route(store, sample, tmp_path):
+    version = store()
+    promote(version)
+    trained = MlflowClient().get_model_version(MODEL, version).tags[registry.tag(DIGEST_TAG)]
+
+    loaded = {step: load() for step, load in routes(sample, version, tmp_path).items()}
+
+    assert loaded["evaluation"].predict(sample[FEATURES]).shape == (len(sample),)
+    assert loaded["smoke check"]["digest"] == trained
+    assert (loaded["scoring"]["rows"], loaded["scoring"]["smoke_checked"]) == (len(sample), True)
+    assert loaded["export"]["digest"] == trained
+    assert loaded["quality"].champion_version == version
+
+
+@pytest.mark.parametrize("mlmodel_says", ["skops", "pickle"])
+def test_files_changed_after_training_are_refused_on_every_route_before_anything_is_read(
+        store, sample, tmp_path, monkeypatch, mlmodel_says):
+    """A fresh version, never smoke-checked, whose model.skops now holds a pickle payload
+    (its MLmodel still says skops, or now says pickle). Every step refuses it on the hash
+    training recorded: neither its MLmodel nor its model file is read, the payload never runs."""
+    from mlflow.models import Model
+
+    version = store()
+    promote(version)
+    marker = tmp_path / "marker"
+    payload = pickle.dumps(PicklePayload(marker))
+    (model_dir(version) / "model.skops").write_bytes(payload)
+    if mlmodel_says == "pickle":
+        edit_mlmodel(version, serialization_format="pickle")
+    reads = []
+    real_read, real_load = Model.load, skops.io.load
+    monkeypatch.setattr(Model, "load", lambda *a, **k: reads.append(a) or real_read(*a, **k))
+    monkeypatch.setattr(skops.io, "load", lambda *a, **k: reads.append(a) or real_load(*a, **k))
+    changed = (rf"model 'churn' v{version}: files of models:/churn/{version} changed since "
+               r"training \(sha256 [0-9a-f]{12}\.\.\., recorded [0-9a-f]{12}\.\.\.\); "
+               "refusing to load them")
+
+    for load in routes(sample, version, tmp_path).values():
+        with pytest.raises(RegistryError, match=changed):
+            load()
+
+    assert reads == []
+    assert not marker.exists()
+    assert not (tmp_path / "out.parquet").exists()
+    assert not (tmp_path / "serving").exists()
+    pickle.loads(payload)  # control: the payload is real
+    assert marker.exists()
 
 
 def test_a_pickled_model_with_a_payload_is_refused_and_never_unpickled(store, sample, tmp_path,
@@ -195,9 +281,10 @@ def test_a_skops_file_naming_an_untrusted_type_is_refused_before_loading(
         store, sample, boom, mlmodel_trusts_it):
     """(c) The skops file holds a type outside every allow-list; restoring it runs code.
 
-    With MLmodel untouched, skops' audit (against the MLmodel's list, which our allow-list
-    bounds) refuses it before constructing anything; with MLmodel tampered to trust the type,
-    our allow-list refuses the model before skops is called.
+    The digest is forged to match, so the hash check lets it through. With MLmodel untouched,
+    skops' audit (against the MLmodel's list, which our allow-list bounds) refuses it before
+    constructing anything; with MLmodel tampered to trust the type, our allow-list refuses the
+    model before skops is called.
     """
     boom_type, marker = boom
     control = marker.with_name("control-marker")
@@ -207,6 +294,8 @@ def test_a_skops_file_naming_an_untrusted_type_is_refused_before_loading(
     skops.io.dump(boom_type(str(marker)), model_dir(version) / "model.skops")
     if mlmodel_trusts_it:
         edit_mlmodel(version, skops_trusted_types=["mlops_payload.Boom"])
+    forge_digest(version)
+    if mlmodel_trusts_it:
         reason = r"trusts types outside the reviewed allow-list \['mlops_payload\.Boom'\]"
     else:
         reason = r"cannot be loaded from models:/churn/\d+: .*mlops_payload\.Boom"
@@ -231,6 +320,7 @@ def test_code_shipped_with_a_model_is_never_put_on_the_import_path(store, tmp_pa
     code.mkdir()
     (code / "mlops_code_probe.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     edit_mlmodel(version, code="code")
+    forge_digest(version)
 
     with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: ships code \('code'\)"):
         load_version(MODEL, version)
@@ -308,7 +398,8 @@ def test_evaluation_loads_the_files_it_checked_even_if_the_store_changes_meanwhi
     assert not marker.exists()
     rows = customers[FEATURES].head(50)
     assert loaded.predict_proba(rows).tolist() == expected.predict_proba(rows).tolist()
-    with pytest.raises(RegistryError, match="serialized as 'pickle', not 'skops'"):
+    with pytest.raises(RegistryError, match=rf"files of models:/churn/{version} changed since "
+                       "training"):
         load_version(MODEL, version)  # the swap did happen: a second load refuses it
     assert not marker.exists()
 
@@ -346,6 +437,7 @@ def test_a_pyfunc_model_path_other_than_the_model_file_is_refused(store, sample,
     if model_path == "other.skops":
         shutil.copyfile(other, model_dir(version) / "other.skops")
     edit_pyfunc(version, model_path=str(other) if model_path == "absolute" else model_path)
+    forge_digest(version)
     named = repr(str(other) if model_path == "absolute" else model_path)
 
     reason = (rf"model 'churn' v{version}: its python_function flavor loads "
@@ -374,6 +466,7 @@ def test_a_pyfunc_data_path_leading_to_a_pickle_is_refused_and_never_runs(store,
     }}))
     version = store()
     edit_pyfunc(version, data=str(evil))
+    forge_digest(version)
     data = tmp_path / "day.csv"
     sample.drop(columns=["churned"]).to_csv(data, index=False)
 
