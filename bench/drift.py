@@ -11,7 +11,8 @@ construction, one of them barely), on the same in-memory rows:
 - ``e2e``: :func:`airflow_mlops.core.drift.monitor_drift` as the operator calls it, with the
   default sampling, on Parquet files and a local MLflow store: the *first window* of a
   champion reads, fingerprints and samples the reference (and caches the sample), the
-  *next window* loads the cached sample; both read the current window and log the reports.
+  *next window* hashes the reference file's bytes and loads the cached sample; both sample
+  the current window while reading it (row group by row group) and log the reports.
 
 Times are wall seconds, with CPU seconds of this process next to them (other work on the
 machine inflates wall time, not CPU time). Evidently's import (about 11 s here) and its
@@ -116,7 +117,7 @@ def end_to_end(folder: Path, reference: pd.DataFrame, current: pd.DataFrame) -> 
     """monitor_drift as the operator calls it, on a fresh local MLflow store: two windows.
 
     The first window of a champion reads, verifies and samples the reference and caches the
-    sample; the next one loads that sample.
+    sample; the next one hashes the reference file and loads that sample.
     """
     from mlflow import MlflowClient
 

@@ -363,10 +363,11 @@ class ModelConfig(_Strict):
                 "or prediction"
             )
         quality = self.drift.quality
-        if quality and quality.metric and quality.metric not in TASK_METRICS[self.task]:
+        available = (*TASK_METRICS[self.task], *self.promotion.custom_metrics)
+        if quality and quality.metric and quality.metric not in available:
             raise ValueError(
                 f"field 'drift.quality.metric': '{quality.metric}' is not a {self.task} metric; "
-                f"choose one of {', '.join(TASK_METRICS[self.task])}"
+                f"choose one of {', '.join(available)}"
             )
         return self
 

@@ -13,7 +13,8 @@ Evidently runs only on what it can compare. Before it runs, each monitored colum
 - columns only the current window has: listed as ``added_columns``, not monitored.
 
 Evidently 0.7 takes seconds to import and about a minute per million rows, so it is imported
-inside :func:`check_drift`, and windows above ``sample_size`` rows are sampled with a seed.
+inside :func:`check_drift`, and windows above ``sample_size`` rows are sampled with a seed
+(Parquet windows while they are read, see :func:`airflow_mlops.core.io.read_sample`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.drift_history import CheckedWindow, Window, cached_frame, record_window
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
-from airflow_mlops.core.io import fingerprint, read_table, short
+from airflow_mlops.core.io import (
+    StoragePath,
+    as_path,
+    file_digest,
+    fingerprint,
+    read_sample,
+    read_table,
+    sample_positions,
+    short,
+)
 from airflow_mlops.core.validation import jsonable
 
 if TYPE_CHECKING:
@@ -299,14 +309,12 @@ def monitored_columns(
 
 
 def sample(frame: pd.DataFrame, size: int | None, seed: int) -> pd.DataFrame:
-    """``size`` rows drawn without replacement, in their original order; all if fewer."""
-    import numpy as np
+    """``size`` rows drawn without replacement, in their original order; all if fewer.
 
-    if size is None or len(frame.index) <= size:
-        return frame
-    rows = np.random.default_rng(seed).choice(len(frame.index), size=size, replace=False)
-    rows.sort()
-    return frame.iloc[rows]
+    They are the rows :func:`~airflow_mlops.core.io.read_sample` keeps while reading.
+    """
+    positions = sample_positions(len(frame.index), size, seed)
+    return frame if positions is None else frame.iloc[positions]
 
 
 def _kind(series: pd.Series) -> str:
@@ -446,8 +454,13 @@ def check_drift(
     columns: list[str],
     options: DriftOptions,
     current_name: str = "current window",
+    rows_reference: int | None = None,
+    rows_current: int | None = None,
 ) -> DriftResult:
     """Compare ``columns`` of the current window with the reference.
+
+    Either frame may already be a sample (:func:`~airflow_mlops.core.io.read_sample`);
+    ``rows_reference`` and ``rows_current`` then count the rows it was drawn from.
 
     :raises DataError: the current window has no rows, or Evidently cannot compare them.
     :raises ConfigError: a configured method does not fit a column's kind.
@@ -471,8 +484,8 @@ def check_drift(
     return DriftResult(
         columns=sorted(verdicts, key=lambda v: order[v.column]),
         drift_share=options.drift_share,
-        rows_reference=len(reference.index),
-        rows_current=len(current.index),
+        rows_reference=len(reference.index) if rows_reference is None else rows_reference,
+        rows_current=len(current.index) if rows_current is None else rows_current,
         sampled_reference=len(ref.index),
         sampled_current=len(cur.index),
         added_columns=[str(c) for c in current.columns if c not in reference.columns],
@@ -496,13 +509,13 @@ def monitor_drift(
     prediction: str | None = None,
     reference_uri: str | None = None,
     artifact_location: str | None = None,
-    read: Callable[[str], pd.DataFrame] = read_table,
+    locate: Callable[[str], StoragePath] = as_path,
 ) -> CheckedWindow:
     """Check one window against the champion's training data and record it in the history.
 
     Data that cannot be compared (unreadable, no rows, a feature missing, the reference
-    changed) is a failed check with the reason, recorded too. ``read`` loads a data set
-    from a URI.
+    changed) is a failed check with the reason, recorded too. ``locate`` turns a URI into
+    the path the data is read through. The window is sampled while it is read.
 
     :raises NoChampionError: the model has no champion.
     :raises RegistryError: the champion records no training data and no ``reference_uri``.
@@ -515,14 +528,15 @@ def monitor_drift(
                "reference": reference.uri, "current": data_uri, "window": window.to_dict()}
     result = None
     try:
-        reference_frame = reference_sample(reference, options, read, experiment_name,
+        reference_frame = reference_sample(reference, options, locate, experiment_name,
                                            artifact_location)
-        current = read(data_uri)
-        columns = monitored_columns(reference_frame, current, features=features, target=target,
-                                    prediction=prediction, reference_name=reference.uri,
-                                    current_name=data_uri)
-        result = check_drift(reference_frame, current, columns=columns, options=options,
-                             current_name=data_uri)
+        current = read_sample(locate(data_uri), size=options.sample_size, seed=options.seed,
+                              name=data_uri)
+        columns = monitored_columns(reference_frame, current.frame, features=features,
+                                    target=target, prediction=prediction,
+                                    reference_name=reference.uri, current_name=data_uri)
+        result = check_drift(reference_frame, current.frame, columns=columns, options=options,
+                             current_name=data_uri, rows_current=current.rows)
         reason = result.reason()
     except DataError as exc:
         reason = str(exc)
@@ -545,23 +559,28 @@ def monitor_drift(
 
 
 def reference_sample(
-    reference: Reference, options: DriftOptions, read: Callable[[str], pd.DataFrame],
+    reference: Reference, options: DriftOptions, locate: Callable[[str], StoragePath],
     experiment_name: str, artifact_location: str | None = None,
 ) -> pd.DataFrame:
-    """The reference, verified against its fingerprint and sampled like the windows.
+    """The reference, verified against its recorded fingerprint and sampled like the windows.
 
-    A fingerprinted reference is read, verified and sampled once per champion version and
-    sampling; later windows load that sample from the monitoring experiment.
+    The sample is cached in the monitoring experiment per champion version, sampling and
+    digest of the reference file's bytes. Every window hashes the file; only a file whose
+    bytes changed is read again: it fails verification when its rows differ from the
+    recorded fingerprint, and otherwise (same rows, or no fingerprint recorded because
+    ``reference_uri`` was given) its sample replaces the cached one.
     """
+    path = locate(reference.uri)
 
     def build() -> pd.DataFrame:
-        frame = read(reference.uri)
+        frame = read_table(path, name=reference.uri)
         verify_reference(frame, reference)
         return sample(frame, options.sample_size, options.seed)
 
-    if not reference.fingerprint or options.sample_size is None:
+    if options.sample_size is None:
         return build()
-    key = (f"reference/{reference.model}/v{reference.version}/{reference.fingerprint}/"
+    key = (f"reference/{reference.model}/v{reference.version}/"
+           f"{reference.fingerprint or 'unrecorded'}/{file_digest(path, name=reference.uri)}/"
            f"{options.sample_size}/{options.seed}")
     return cached_frame(experiment_name, key, build, artifact_location)
 

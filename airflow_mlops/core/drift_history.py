@@ -17,7 +17,8 @@ All times are the windows' own (their data intervals), never the clock: a re-run
 decides the same way, and a backfill cannot request more retrains than the cooldown allows.
 
 The same experiment caches data every window needs, such as the champion's sampled reference
-(:func:`cached_frame`), so it is read and verified once per champion, not once per window.
+(:func:`cached_frame`), so it is parsed and verified once per champion and reference file
+contents, not once per window.
 """
 
 from __future__ import annotations

@@ -1,35 +1,47 @@
 """The champion's quality on a labelled window, against what it scored when it was trained.
 
 Labels often arrive days after the features. Once a window is labelled, the champion is
-scored on it and compared with the metric its training run logged on the holdout; a drop
-beyond the policy is *decay*, and counts towards a retrain like drift does.
+scored on it and compared with what it scored on its holdout: the metric its training run
+logged or, for a custom metric (training logs the built-in ones only), the value its
+evaluation recorded. A drop beyond the policy is *decay*, and counts towards a retrain like
+drift does.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.drift import NoChampionError, fit_summary
 from airflow_mlops.core.drift_history import CheckedWindow, Window, record_window
-from airflow_mlops.core.errors import DataError, RegistryError
+from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
-from airflow_mlops.core.io import read_table, require_rows
-from airflow_mlops.core.metrics import greater_is_better, score
+from airflow_mlops.core.io import StoragePath, as_path, read_table, require_rows
+from airflow_mlops.core.metrics import (
+    TASK_METRICS,
+    CustomMetric,
+    compute,
+    greater_is_better,
+    predict,
+)
 from airflow_mlops.core.splits import feature_columns
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow import MlflowClient
 
 RESULT_FILE = "quality_result.json"
 
 
 @dataclass(frozen=True)
 class QualityResult:
-    """The champion's metric on one labelled window, and whether it decayed."""
+    """The champion's metric on one labelled window, and whether it decayed.
+
+    ``greater_is_better`` is the metric's direction; None: a built-in metric's own.
+    """
 
     model: str
     champion_version: str
@@ -39,12 +51,15 @@ class QualityResult:
     rows: int
     max_decay: float
     max_relative_decay: float | None
+    greater_is_better: bool | None = None
 
     @property
     def decay(self) -> float:
         """How much worse than the baseline (negative: better), in the metric's units."""
         change = self.baseline - self.value
-        return change if greater_is_better(self.metric) else -change
+        higher_is_better = (greater_is_better(self.metric) if self.greater_is_better is None
+                            else self.greater_is_better)
+        return change if higher_is_better else -change
 
     @property
     def relative_decay(self) -> float | None:
@@ -87,17 +102,29 @@ def check_quality(
     max_decay: float,
     max_relative_decay: float | None = None,
     data_name: str = "labelled window",
+    custom: Sequence[CustomMetric] = (),
 ) -> QualityResult:
-    """Score the champion on the labelled rows of ``frame`` and compare with its training.
+    """Score the champion on the labelled rows of ``frame`` and compare with its holdout score.
+
+    ``metric`` is a built-in metric of ``task`` or one of the ``custom`` metrics (the
+    promotion policy's ``custom_metrics``).
 
     :raises NoChampionError: the model has no champion.
-    :raises RegistryError: the champion's training run did not log ``metric``.
+    :raises RegistryError: neither the champion's training run nor its evaluation recorded
+        ``metric``.
     :raises DataError: no labelled rows, missing columns, or the metric cannot be computed.
+    :raises ConfigError: ``metric`` is none of the task's metrics, or a custom one failed.
     """
     import mlflow
 
     from airflow_mlops.core.evaluation import load_version
 
+    spec = next((c for c in custom if c.name == metric), None)
+    if spec is None and metric not in TASK_METRICS[task]:
+        raise ConfigError(
+            f"quality metric '{metric}' is no {task} metric ({', '.join(TASK_METRICS[task])}) "
+            "and no custom metric of the promotion policy"
+        )
     client = mlflow.MlflowClient()
     version = registry.alias_version(client, model_name, registry.CHAMPION)
     if version is None:
@@ -107,22 +134,43 @@ def check_quality(
                         f"{', '.join(map(str, frame.columns))}")
     labelled = require_rows(frame[frame[target].notna()], f"{data_name} (labelled rows)")
     columns = feature_columns(labelled, target, features)
-    logged = client.get_run(client.get_model_version(model_name, version).run_id).data.metrics
-    if metric not in logged:
-        raise RegistryError(
-            f"model '{model_name}' v{version}: its training run logged no '{metric}' "
-            f"(it has {', '.join(sorted(logged)) or 'none'}); choose drift.quality.metric"
-        )
-    metrics = score(load_version(model_name, version), labelled[columns], labelled[target], task)
+    baseline = holdout_score(client, model_name, version, metric)
+    predictions = predict(load_version(model_name, version), labelled[columns],
+                          labelled[target], task)
+    metrics = compute(predictions, custom=() if spec is None else (spec,))
     if metric not in metrics:
         raise DataError(
-            f"{data_name}: '{metric}' cannot be computed on these labels (it needs two "
-            f"classes); computed: {', '.join(metrics)}"
+            f"{data_name}: '{metric}' is undefined on these labels (roc_auc, for one, needs "
+            f"two classes); computed: {', '.join(metrics)}"
         )
     return QualityResult(
-        model=model_name, champion_version=version, metric=metric, baseline=logged[metric],
+        model=model_name, champion_version=version, metric=metric, baseline=baseline,
         value=metrics[metric], rows=len(labelled.index), max_decay=max_decay,
         max_relative_decay=max_relative_decay,
+        greater_is_better=None if spec is None else spec.greater_is_better,
+    )
+
+
+def holdout_score(client: MlflowClient, model_name: str, version: str, metric: str) -> float:
+    """``metric`` of the version on its holdout: logged by its training run, else recorded by
+    its evaluation (which also computes the custom metrics).
+
+    :raises RegistryError: neither recorded ``metric``.
+    """
+    from airflow_mlops.core.evaluation import DECISION_TAG
+
+    details = client.get_model_version(model_name, version)
+    logged = client.get_run(details.run_id).data.metrics if details.run_id else {}
+    if metric in logged:
+        return logged[metric]
+    record = json.loads(details.tags.get(registry.tag(DECISION_TAG)) or "{}")
+    evaluated = record.get("challenger_metrics") or {}
+    if metric in evaluated:
+        return float(evaluated[metric])
+    raise RegistryError(
+        f"model '{model_name}' v{version}: '{metric}' was neither logged by its training run "
+        f"({', '.join(sorted(logged)) or 'nothing'}) nor recorded by its evaluation "
+        f"({', '.join(sorted(evaluated)) or 'not evaluated'}); choose drift.quality.metric"
     )
 
 
@@ -141,23 +189,25 @@ def monitor_quality(
     lineage: dict[str, str],
     max_relative_decay: float | None = None,
     artifact_location: str | None = None,
-    read: Callable[[str], pd.DataFrame] = read_table,
+    custom: Sequence[CustomMetric] = (),
+    locate: Callable[[str], StoragePath] = as_path,
 ) -> CheckedWindow:
     """Score the champion on a labelled window and record it in the monitoring history.
 
     Unusable data (unreadable, no labelled rows, a column missing) is a failed check with the
-    reason, recorded too.
+    reason, recorded too. ``locate`` turns a URI into the path the data is read through.
 
     :raises NoChampionError: the model has no champion.
-    :raises RegistryError: the champion's training run did not log ``metric``.
+    :raises RegistryError: the champion's holdout score of ``metric`` is not recorded.
     """
     context = {"model": model_name, "current": data_uri, "window": window.to_dict()}
     result = None
     try:
-        result = check_quality(read(data_uri), model_name=model_name, target=target,
-                               features=features, task=task, metric=metric,
-                               max_decay=max_decay, max_relative_decay=max_relative_decay,
-                               data_name=data_uri)
+        result = check_quality(read_table(locate(data_uri), name=data_uri),
+                               model_name=model_name, target=target, features=features,
+                               task=task, metric=metric, max_decay=max_decay,
+                               max_relative_decay=max_relative_decay, data_name=data_uri,
+                               custom=custom)
         reason = result.reason()
     except DataError as exc:
         reason = str(exc)

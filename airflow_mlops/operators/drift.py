@@ -18,7 +18,6 @@ from airflow_mlops.operators.lineage import run_lineage
 from airflow_mlops.operators.links import REPORT_XCOM_KEY, ReportLink, storage_path
 
 if TYPE_CHECKING:
-    import pandas as pd
     from airflow.sdk import Asset, Context
 
     from airflow_mlops.core.drift_history import CheckedWindow
@@ -33,13 +32,6 @@ def monitoring_window(context: Context) -> Window:
     start = context.get("data_interval_start") or run_after
     end = context.get("data_interval_end") or run_after
     return Window(start=start, end=end, ds=context.get("ds") or f"{end:%Y-%m-%d}")
-
-
-def read_data(uri: str) -> pd.DataFrame:
-    """A CSV or Parquet data set through ObjectStoragePath (connection credentials apply)."""
-    from airflow_mlops.core.io import read_table
-
-    return read_table(storage_path(uri), name=uri)
 
 
 def finish_check(operator: BaseOperator, context: Context, checked: CheckedWindow) -> dict:
@@ -60,7 +52,9 @@ class DriftCheckOperator(BaseOperator):
     The reference is the data the ``champion`` version was trained on (its recorded URI and
     fingerprint) or ``reference_uri``. Monitored are the features, and the target and
     ``prediction`` columns where both data sets have them. A window has drifted when at least
-    ``drift_share`` of the columns drifted. Windows above ``sample_size`` rows are sampled.
+    ``drift_share`` of the columns drifted. Windows above ``sample_size`` rows are sampled
+    (Parquet while it is read). Data is read through ObjectStoragePath: object storage URIs
+    such as ``s3://conn_id@bucket/key`` use the connection's credentials.
 
     Evidently's HTML report and the full JSON result are logged to the window's run in the
     MLflow experiment ``<experiment_name>/monitoring`` (the window history that
@@ -153,7 +147,7 @@ class DriftCheckOperator(BaseOperator):
                     policy=FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run),
                     lineage=run_lineage(context),
                     artifact_location=hook.get_target().artifact_location,
-                    read=read_data,
+                    locate=storage_path,
                 )
         except NoChampionError as exc:
             raise AirflowSkipException(str(exc)) from None

@@ -5,11 +5,20 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from airflow_mlops.core.errors import DataError
-from airflow_mlops.core.io import as_path, fingerprint, read_table, require_rows
+from airflow_mlops.core.io import (
+    as_path,
+    file_digest,
+    fingerprint,
+    read_sample,
+    read_table,
+    require_rows,
+    sample_positions,
+)
 from airflow_mlops.core.quarantine import quarantine_file, quarantine_frame
 
 
@@ -146,3 +155,100 @@ def test_quarantine_into_an_unwritable_place_is_a_data_error(tmp_path, small):
     blocker = write(tmp_path / "file", b"x")
     with pytest.raises(DataError, match="quarantine folder cannot be created"):
         quarantine_file(source, blocker / "sub")
+
+
+def mixed(rows: int) -> pd.DataFrame:
+    """Floats, strings with gaps, integers and timestamps."""
+    rng = np.random.default_rng(5)
+    return pd.DataFrame({
+        "x": rng.normal(size=rows),
+        "plan": rng.choice(np.array(["a", "b", None], dtype=object), rows),
+        "n": rng.integers(0, 9, rows),
+        "at": pd.date_range("2026-01-01", periods=rows, freq="min", tz="UTC"),
+    })
+
+
+def test_sample_positions_are_seeded_sorted_and_distinct():
+    first = sample_positions(10_000, 500, 7)
+
+    assert np.array_equal(first, sample_positions(10_000, 500, 7))
+    assert not np.array_equal(first, sample_positions(10_000, 500, 8))
+    assert len(np.unique(first)) == 500 and np.all(np.diff(first) > 0)
+    assert sample_positions(500, 500, 7) is None
+    assert sample_positions(500, None, 7) is None
+
+
+@pytest.mark.parametrize("size", [100, 2999, 3000, None])
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_read_sample_keeps_the_rows_a_full_read_would_sample(tmp_path, suffix, size):
+    path = tmp_path / f"data{suffix}"
+    frame = mixed(3000)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, row_group_size=700)  # draws cross row-group boundaries
+    before = digest(path)
+
+    sampled = read_sample(str(path), size=size, seed=11)
+
+    full = read_table(path)
+    positions = sample_positions(len(full), size, 11)
+    expected = full if positions is None else full.iloc[positions].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sampled.frame, expected)
+    assert sampled.rows == 3000
+    assert len(sampled.frame) == min(size or 3000, 3000)
+    assert digest(path) == before
+
+
+def test_read_sample_reads_object_storage():
+    from upath import UPath
+
+    remote = UPath("memory://bucket/sample.parquet")
+    with remote.open("wb") as handle:
+        mixed(2000).to_parquet(handle, row_group_size=300)
+
+    sampled = read_sample("memory://bucket/sample.parquet", size=50, seed=1)
+
+    assert (len(sampled.frame), sampled.rows) == (50, 2000)
+    pd.testing.assert_frame_equal(
+        sampled.frame, mixed(2000).iloc[sample_positions(2000, 50, 1)].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("case", BAD_FILES, ids=list(BAD_FILES))
+def test_read_sample_rejects_unusable_files_like_read_table(tmp_path, case):
+    name, content, message = BAD_FILES[case]
+    path = write(tmp_path / name, content)
+    before = digest(path)
+
+    with pytest.raises(DataError, match=message) as error:
+        read_sample(path, size=10, seed=0, name=f"s3://lake/{name}")
+
+    assert str(error.value).startswith(f"s3://lake/{name}: ")
+    assert error.value.__cause__ is None
+    assert digest(path) == before
+
+
+def test_read_sample_of_missing_empty_and_rowless_parquet_files(tmp_path):
+    path = tmp_path / "empty.parquet"
+    mixed(0).to_parquet(path)
+
+    with pytest.raises(DataError, match=r"empty.parquet: data set has no rows \(columns: x, plan"):
+        read_sample(path, size=10, seed=0)
+    with pytest.raises(DataError, match=r"missing.parquet: data set not found"):
+        read_sample(tmp_path / "missing.parquet", size=10, seed=0)
+    with pytest.raises(DataError, match=r"zero.parquet: file is empty \(0 bytes\)"):
+        read_sample(write(tmp_path / "zero.parquet", b""), size=10, seed=0)
+
+
+def test_file_digest_follows_the_bytes(tmp_path, small):
+    path = tmp_path / "data.csv"
+    small.to_csv(path, index=False)
+    first = file_digest(path)
+
+    assert file_digest(str(path)) == first and len(first) == 16
+    small.to_csv(path, index=False, lineterminator="\r\n")  # same rows, other bytes
+    assert file_digest(path) != first
+    small.to_csv(path, index=False)
+    assert file_digest(path) == first
+    with pytest.raises(DataError, match=r"^lake/gone.csv: data set not found$"):
+        file_digest(tmp_path / "gone.csv", name="lake/gone.csv")

@@ -10,8 +10,9 @@ import pytest
 from airflow_mlops.core import registry
 from airflow_mlops.core.drift import NoChampionError
 from airflow_mlops.core.drift_history import Window
-from airflow_mlops.core.errors import DataError, RegistryError
+from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
+from airflow_mlops.core.metrics import CustomMetric
 from airflow_mlops.core.quality import QualityResult, check_quality, monitor_quality
 from airflow_mlops.core.training import train_challenger
 
@@ -19,6 +20,8 @@ MODEL = "churn"
 FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
 ARGS = {"model_name": MODEL, "target": "churned", "features": FEATURES,
         "task": "classification", "metric": "roc_auc", "max_decay": 0.05}
+BRIER = CustomMetric("brier", "sklearn.metrics.brier_score_loss", greater_is_better=False,
+                     needs_proba=True)
 
 
 @pytest.fixture
@@ -78,9 +81,45 @@ def test_unlabelled_rows_are_left_out_and_no_labels_is_a_clear_error(champion, c
         check_quality(customers.drop(columns="churned"), **ARGS)
 
 
-def test_a_metric_the_training_run_did_not_log_is_a_registry_error(champion, customers):
-    with pytest.raises(RegistryError, match="logged no 'rmse'"):
+def test_a_metric_of_another_task_is_a_config_error(customers):
+    with pytest.raises(ConfigError, match="'rmse' is no classification metric"):
         check_quality(customers.iloc[1000:1100], **{**ARGS, "metric": "rmse"})
+
+
+def test_a_custom_metric_nobody_recorded_is_a_registry_error(champion, customers):
+    with pytest.raises(RegistryError, match="'brier' was neither logged by its training run "
+                                            r"\(accuracy, .*\) nor recorded by its evaluation "
+                                            r"\(not evaluated\)"):
+        check_quality(customers.iloc[1000:1100], **{**ARGS, "metric": "brier"}, custom=[BRIER])
+
+
+@pytest.fixture
+def evaluated(champion, customers):
+    """The champion's decision record, with the custom metric computed by its evaluation."""
+    from airflow_mlops.core.evaluation import evaluate_challenger
+
+    return evaluate_challenger(
+        customers.head(1000), model_name=MODEL, challenger_version=champion["version"],
+        target="churned", features=FEATURES, task="classification", holdout_fraction=0.3,
+        seed=7, lineage={"dag_id": "d", "run_id": "r"},
+        policy={"primary_metric": "brier", "custom_metrics": {"brier": {
+            "function": BRIER.function, "greater_is_better": False, "needs_proba": True}}},
+    )
+
+
+def test_a_custom_metric_is_compared_with_what_the_evaluation_recorded(evaluated, customers):
+    args = {**ARGS, "metric": "brier", "custom": [BRIER]}
+    window = customers.iloc[1000:2000].copy()
+
+    steady = check_quality(window, **args)
+    window["churned"] = 1 - window["churned"]
+    flipped = check_quality(window, **args)
+
+    assert steady.baseline == evaluated["challenger_metrics"]["brier"]
+    assert not steady.decayed
+    assert flipped.value > steady.value and flipped.decay == pytest.approx(
+        flipped.value - flipped.baseline)
+    assert flipped.decayed and flipped.summary()["greater_is_better"] is False
 
 
 def test_no_champion(mlflow_session, customers):

@@ -78,6 +78,19 @@ def test_quality_check_joins_when_labels_are_configured():
     assert dag.task_dict["request_retrain"].check_task_ids == ["check_drift", "check_quality"]
 
 
+def test_quality_check_can_use_the_promotion_policys_custom_metric():
+    brier = {"function": "sklearn.metrics.brier_score_loss", "greater_is_better": False,
+             "needs_proba": True}
+    model = ModelConfig.model_validate({
+        **CONFIG, "drift": {"quality": {"data_uri": "/labels/{{ ds }}.csv"}},
+        "promotion": {"primary_metric": "brier", "custom_metrics": {"brier": brier}},
+    })
+
+    quality = build_drift_dag(model).task_dict["check_quality"]
+
+    assert (quality.metric, quality.custom_metrics) == ("brier", {"brier": brier})
+
+
 def test_retrain_runs_on_its_cron_or_the_drift_asset():
     dag = build_retrain_dag(config())
 

@@ -1,0 +1,112 @@
+"""``airflow-mlops drift REFERENCE CURRENT``: the drift check of the operator, run locally.
+
+Columns and drift options come from a model config (``--config``: its target, features and
+``drift`` section) or, without one, are every column of the reference and the defaults. Both
+data sets are sampled as the operator samples windows. Exit code 0: no drift; 1: drift;
+2: unusable input (a file, a column or the config; the message names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, _table
+
+if TYPE_CHECKING:
+    from airflow_mlops.core.drift import DriftOptions, DriftResult
+
+TABLE_COLUMNS = ("column", "method", "score", "threshold", "drifted", "note")
+
+
+def drift_settings(config_path: str | None) -> tuple[DriftOptions, dict[str, Any]]:
+    """Drift options and the monitored columns' roles (features, target, prediction)."""
+    from airflow_mlops.core.drift import DriftOptions
+
+    if config_path is None:
+        return DriftOptions(), {"features": None, "target": None, "prediction": None}
+    from airflow_mlops.core.config import load_model_config
+
+    config = load_model_config(config_path)
+    drift = config.drift
+    options = DriftOptions(
+        drift_share=drift.drift_share, method=drift.method, threshold=drift.threshold,
+        columns={c: s.model_dump(exclude_none=True) for c, s in drift.columns.items()},
+        sample_size=drift.sample_size,
+        seed=config.seed if drift.sample_seed is None else drift.sample_seed,
+    )
+    return options, {"features": config.features, "target": config.target,
+                     "prediction": drift.prediction}
+
+
+def format_result(result: DriftResult, summary: dict) -> str:
+    """A headline, the row counts, then one table row per monitored column."""
+    rows = summary["rows"]
+    lines = [
+        f"{'drift' if result.drifted else 'no drift'}: {result.reason()}",
+        f"rows: reference {rows['reference']} (compared {rows['sampled_reference']}), "
+        f"current {rows['current']} (compared {rows['sampled_current']})",
+    ]
+    table = [tuple(c.upper() for c in TABLE_COLUMNS)]
+    for column in result.columns:
+        data = column.to_dict()
+        table.append((column.column, column.method, str(data["score"]),
+                      "" if column.threshold is None else str(column.threshold),
+                      "yes" if column.drifted else "no", column.note))
+    lines += ["", _table(table)]
+    if result.added_columns:
+        lines.append(f"not monitored, only in the current data: {', '.join(result.added_columns)}")
+    lines += [f"not monitored: {column} ({why})" for column, why in result.unmonitored.items()]
+    if summary.get("report"):
+        lines += ["", f"report: {summary['report']}"]
+    return "\n".join(lines)
+
+
+def write_report(folder: str, summary: dict, result: DriftResult) -> str:
+    """The HTML report and the full JSON result in ``folder``; the HTML report's location."""
+    from airflow_mlops.core.drift import REPORT_FILE, report_files
+    from airflow_mlops.core.io import as_path
+    from airflow_mlops.core.paths import resolve_under
+
+    root = as_path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in report_files(summary, result).items():
+        with resolve_under(root, name, what="report file").open("w", encoding="utf-8") as handle:
+            handle.write(text)
+    return str(root / REPORT_FILE)
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from airflow_mlops.core.drift import check_drift, monitored_columns
+    from airflow_mlops.core.io import read_sample
+
+    options, roles = drift_settings(args.config)
+    reference, current = (read_sample(path, size=options.sample_size, seed=options.seed)
+                          for path in (args.reference, args.current))
+    columns = monitored_columns(reference.frame, current.frame, **roles,
+                                reference_name=args.reference, current_name=args.current)
+    result = check_drift(reference.frame, current.frame, columns=columns, options=options,
+                         current_name=args.current, rows_reference=reference.rows,
+                         rows_current=current.rows)
+    summary = result.summary(reference=args.reference, current=args.current)
+    if args.report:
+        summary["report"] = write_report(args.report, summary, result)
+    print(json.dumps(summary, indent=2) if args.json else format_result(result, summary))
+    return EXIT_FAILED if result.drifted else EXIT_OK
+
+
+def add_drift(commands: argparse._SubParsersAction) -> None:
+    """The ``drift`` command."""
+    parser = commands.add_parser(
+        "drift", help="measure drift of a data set against a reference (Evidently)",
+        description="Exit code 0: no drift; 1: drift; 2: a data set or the config is unusable.",
+    )
+    parser.add_argument("reference", help="reference CSV or Parquet file (e.g. training data)")
+    parser.add_argument("current", help="CSV or Parquet file to compare with it")
+    parser.add_argument("--config", metavar="MODEL_YAML",
+                        help="model config: its target, features and drift section")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--report", metavar="DIR",
+                        help="also write Evidently's HTML report and the full JSON result here")
+    parser.set_defaults(handler=_drift)
