@@ -8,6 +8,7 @@ requested it (:data:`REQUESTED_WINDOW`, :func:`requested_window_ds`).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, task
@@ -50,8 +51,18 @@ def requested_window_ds(triggering_asset_events: Any, dag_run: Any) -> str:
     newest = max(events, key=lambda event: event.timestamp, default=None)
     window = (newest.extra or {}).get("window") if newest is not None else None
     if isinstance(window, dict) and window.get("ds"):
-        return window["ds"]
+        return _iso_date(window["ds"])
     return f"{dag_run.run_after:%Y-%m-%d}"
+
+
+def _iso_date(value: Any) -> str:
+    """An event's window date as YYYY-MM-DD: it lands in paths, so nothing else gets through."""
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ValueError(
+            f"the retrain request's window date {value!r} is not a date (YYYY-MM-DD)"
+        ) from None
 
 
 @task(task_id="fail_run_if_a_task_failed", trigger_rule=TriggerRule.ONE_FAILED)

@@ -132,3 +132,9 @@ def test_requested_window_ds_takes_the_newest_event():
     events = {"a": [event("2026-03-04", 4)], "b": [event("2026-03-01", 6)]}
 
     assert requested_window_ds(events, None) == "2026-03-01"
+
+
+@pytest.mark.parametrize("ds", ["../../etc", "2026-03-01/../../x", "2026-13-01", "{{ 7*7 }}"])
+def test_requested_window_ds_accepts_only_a_date(ds):
+    with pytest.raises(ValueError, match="window date .* is not a date"):
+        requested_window_ds({"a": [event(ds, 1)]}, None)
