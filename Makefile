@@ -31,7 +31,7 @@ stack-down:
 	@if [ -x $(VENV_PY) ]; then $(STACK) down; fi
 
 test-stack: .venv/installed
-	$(STACK) up || { $(STACK) down; exit 1; }
+	STACK_TEST_DAGS=1 $(STACK) up || { $(STACK) down; exit 1; }
 	$(VENV_PY) -m pytest -m stack tests/stack; status=$$?; $(STACK) down; exit $$status
 
 # Benchmarks (BENCHMARKS.md). The `bench` dependency group adds the published GX provider to

@@ -5,6 +5,8 @@
     python stack/stack.py status    # which processes run, and the URLs
     python stack/stack.py purge     # down, then drop the two databases and delete .stack/
     python stack/stack.py restart worker triggerer   # stop and start some components
+    python stack/stack.py stop mlflow                # stop some (fault injection) ...
+    python stack/stack.py start mlflow               # ... and start them again
     python stack/stack.py kill worker                # SIGKILL them (fault injection)
 
 PostgreSQL and Redis are not started here: point the stack at yours with
@@ -22,6 +24,10 @@ api-server (1 worker), scheduler, dag-processor, triggerer and one Celery worker
 The scheduler does not create cron runs (``[scheduler] use_job_schedule = False``,
 ``STACK_USE_JOB_SCHEDULE=true`` to change it): the stack runs exactly the DAG runs you
 trigger (REST API, UI or CLI), which is what the stack tests need.
+
+Two DAG bundles: ``dags-folder`` (the repository's ``dags/``) and ``stack-tests``
+(``tests/stack/dags/``: DAGs only the stack tests and ``bench/stack_load.py`` run, paused at
+creation like every DAG here), only with ``STACK_TEST_DAGS=1`` (``make test-stack`` sets it).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ AIRFLOW_DB = "airflow_mlops_airflow"
 MLFLOW_DB = "airflow_mlops_mlflow"
 BIN = Path(sys.executable).parent
 ADMIN = "admin"
+TEST_DAGS = REPO / "tests" / "stack" / "dags"
 # Order of start; stop goes in reverse.
 COMPONENTS = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer", "worker")
 
@@ -95,6 +102,16 @@ def sqlalchemy_url(database: str, driver: str = "postgresql+psycopg2") -> str:
     return f"{driver}://{rest}/{database}"
 
 
+def dag_bundles() -> list[dict]:
+    """The repository's dags/, and the stack tests' DAGs with ``STACK_TEST_DAGS=1``."""
+    local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    bundles = [{"name": "dags-folder", "classpath": local, "kwargs": {"path": str(REPO / "dags")}}]
+    if os.environ.get("STACK_TEST_DAGS", "0").lower() in ("1", "true", "yes"):
+        bundles.append({"name": "stack-tests", "classpath": local,
+                        "kwargs": {"path": str(TEST_DAGS)}})
+    return bundles
+
+
 def environment(state: dict) -> dict[str, str]:
     """Everything Airflow, MLflow and the tests need, as environment variables."""
     home = STACK_DIR / "airflow"
@@ -103,6 +120,7 @@ def environment(state: dict) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(dag_bundles()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__FERNET_KEY": state["fernet_key"],
@@ -364,7 +382,7 @@ def up() -> None:
     for name in COMPONENTS[1:]:
         start(name, cmds[name], env)
 
-    wait_for("mlflow server", lambda: http_ok(env["STACK_MLFLOW_URL"] + "/health"), 120, "mlflow")
+    wait_for("mlflow server", lambda: http_ok(env["STACK_MLFLOW_URL"] + "/health"), 300, "mlflow")
     wait_for("api-server", lambda: bool(airflow_health(env)), 180, "api-server")
     wait_for("scheduler", lambda: healthy(airflow_health(env), "scheduler"), 120, "scheduler")
     wait_for("dag-processor", lambda: healthy(airflow_health(env), "dag_processor"), 120,
@@ -401,9 +419,9 @@ def purge() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down", "status", "purge", "restart", "kill",
-                                           "start"])
+                                           "start", "stop"])
     parser.add_argument("components", nargs="*",
-                        help=f"for restart, start and kill: some of {COMPONENTS}")
+                        help=f"for restart, start, stop and kill: some of {COMPONENTS}")
     args = parser.parse_args(argv)
     if unknown := set(args.components) - set(COMPONENTS):
         parser.error(f"unknown components {sorted(unknown)}; choose from {COMPONENTS}")
@@ -418,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.action == "kill":
         for name in args.components:
             kill(name)
+    elif args.action == "stop":
+        for name in args.components:
+            stop(name)
     elif args.action in ("restart", "start"):
         state = load_state()
         env = environment(state)

@@ -110,6 +110,46 @@ class Api:
                 f"{task_id}/xcomEntries/return_value?deserialize=true")
         return self.get(path)["value"]
 
+    def wait_task(self, run_id: str, task_id: str, states: set[str], timeout: float = 600,
+                  dag_id: str = DAG_ID) -> dict:
+        """Poll until ``task_id`` is in one of ``states``; fail early if it ends elsewhere."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ti = self.task(run_id, task_id, dag_id)
+            if ti["state"] in states:
+                return ti
+            if ti["state"] in {"success", "failed", "upstream_failed", "skipped"}:
+                raise AssertionError(f"{task_id} ended {ti['state']}, not one of {states}: "
+                                     f"{self.task_states(run_id, dag_id)}")
+            time.sleep(0.5)
+        raise AssertionError(f"{task_id} not in {states} after {timeout:.0f}s: "
+                             f"{self.task_states(run_id, dag_id)}")
+
+    def fresh_dag(self, dag_id: str, timeout: float = 180) -> None:
+        """Wait until the dag-processor has parsed ``dag_id``; unpause it, delete its runs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.get(f"/api/v2/dags/{dag_id}")
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(3)
+        self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        for run in self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]:
+            self.delete(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}")
+
+    def set_pool(self, name: str, slots: int) -> None:
+        """Create pool ``name`` or change its slots (0 slots: its tasks wait, scheduled)."""
+        try:
+            self.patch(f"/api/v2/pools/{name}?update_mask=slots",
+                       {"pool": name, "slots": slots, "include_deferred": False})
+        except AssertionError as error:
+            if "-> 404" not in str(error):
+                raise
+            self.post("/api/v2/pools", {"name": name, "slots": slots})
+
     def log(self, run_id: str, task_id: str, try_number: int, dag_id: str = DAG_ID) -> str:
         """The task try's whole log, as the UI shows it (structured events, as JSON lines)."""
         path = (f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/"
@@ -193,6 +233,48 @@ def land(stack_env):
         return path
 
     return land
+
+
+@pytest.fixture
+def ledger_moves(clean_model):
+    """The champion moves the alias ledger records for some DAG runs, oldest first."""
+    from airflow_mlops.core import ledger
+    from airflow_mlops.core.registry import CHAMPION
+
+    def moves(*run_ids: str) -> list:
+        entries = ledger.history(clean_model, MODEL, alias=CHAMPION, max_results=1000)
+        return [e for e in reversed(entries) if e.dag_run_id in run_ids]
+
+    return moves
+
+
+@pytest.fixture
+def metadata_db(stack_env):
+    """A psycopg2 connection (autocommit) to the stack's Airflow metadata database."""
+    import psycopg2
+
+    url = stack_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    conn = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def mlflow_up(stack_env):
+    """Wait until the MLflow tracking server answers again."""
+
+    def wait(timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(stack_env["STACK_MLFLOW_URL"] + "/health", timeout=3)
+                return
+            except OSError:
+                time.sleep(1)
+        raise AssertionError(f"MLflow server not back after {timeout:.0f}s")
+
+    return wait
 
 
 @pytest.fixture
