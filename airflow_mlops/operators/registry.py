@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.errors import ChampionChangedError, MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
 
@@ -71,10 +71,17 @@ class PromoteChallengerOperator(BaseOperator):
         try:
             with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
                 client = MlflowClient()
-                result = registry.promote(
-                    client, model, version, expected_champion=expected,
-                    reason=approved + "; ".join(decision["reasons"]), lineage=lineage,
-                )
+                try:
+                    result = registry.promote(
+                        client, model, version, expected_champion=expected,
+                        reason=approved + "; ".join(decision["reasons"]), lineage=lineage,
+                    )
+                except ChampionChangedError as exc:  # the lost compare-and-set, on record
+                    registry.set_version_tags(client, model, version, {
+                        "status": "conflict", "conflict": str(exc),
+                        "conflict_by": f"{lineage['dag_id']}/{lineage['run_id']}",
+                    })
+                    raise
                 registry.set_version_tags(client, model, version, {
                     "status": "champion",
                     "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",

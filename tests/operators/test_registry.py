@@ -112,6 +112,10 @@ def test_champion_changed_since_evaluation_fails_and_moves_nothing(client):
 
     assert aliases(client) == {registry.CHAMPION: "2", registry.PREVIOUS_CHAMPION: "1"}
     assert len(ledger.history(client, MODEL)) == 2
+    tags = client.get_model_version(MODEL, "3").tags
+    assert tags[registry.tag("status")] == "conflict"
+    assert "compared against 1; nothing was moved" in tags[registry.tag("conflict")]
+    assert tags[registry.tag("conflict_by")] == f"{RUN.dag_id}/{RUN.run_id}"
 
 
 def test_a_rejected_decision_is_never_promoted(client):

@@ -60,4 +60,6 @@ def test_two_dags_race_to_promote(api, clean_model, land, customers, run_id, led
     assert sorted(versions) == sorted([winner, loser])
     assert versions[winner][tag("status")] == "champion"
     assert versions[loser][tag("run_id")] == twin_run
-    assert tag("status") not in versions[loser], "the loser's version is not marked"
+    assert versions[loser][tag("status")] == "conflict", "the lost compare-and-set is recorded"
+    assert "nothing was moved" in versions[loser][tag("conflict")]
+    assert versions[loser][tag("conflict_by")] == f"{TWIN}/{twin_run}"
