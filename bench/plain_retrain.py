@@ -1,14 +1,14 @@
 """The churn model's retrain DAG written out by hand: bench/parse.py's baseline.
 
-The same tasks, operators and arguments our template builds from dags/models/churn.yaml,
-without the config file, its schema or the factory.
+The same schedule (the cron or the retrain asset), tasks, operators and arguments our template
+builds from dags/models/churn.yaml, without the config file, its schema or the factory.
 """
 
 import datetime as dt
 import os
 
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
-from airflow.sdk import DAG, TriggerRule
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule
 
 from airflow_mlops.operators.decision import NightSummaryOperator, RouteDecisionOperator
 from airflow_mlops.operators.deployment import SmokeCheckOperator
@@ -17,9 +17,10 @@ from airflow_mlops.operators.registry import PromoteChallengerOperator, RejectCh
 from airflow_mlops.operators.training import TrainChallengerOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
+from airflow_mlops.templates.drift import REQUESTED_WINDOW, requested_window_ds, retrain_asset
 
 ROOT = os.environ.get("AIRFLOW_MLOPS_DATA_ROOT", "/data")
-DATA_URI = f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
+DATA_URI = REQUESTED_WINDOW + f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
 COMMON = {"model_name": "churn", "mlflow_conn_id": "mlflow_default"}
 DATA = {
     "data_uri": DATA_URI,
@@ -38,12 +39,16 @@ POLICY = {
 with DAG(
     dag_id="nightly_retrain_churn_plain",
     description="Validate, retrain and compare churn against its champion",
-    schedule="@daily",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("@daily", timezone="UTC"),
+                                 assets=retrain_asset("churn")),
+    user_defined_macros={"requested_window_ds": requested_window_ds},
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "data-science", "retries": 2, "retry_exponential_backoff": 2.0,
-                  "retry_delay": dt.timedelta(minutes=1)},
+                  "retry_delay": dt.timedelta(minutes=1),
+                  "max_retry_delay": dt.timedelta(minutes=60),
+                  "execution_timeout": dt.timedelta(minutes=240)},
     tags=["airflow-mlops", "retrain", "churn"],
 ):
     wait = DataPartitionSensor(task_id="wait_for_data", uri=DATA_URI, mode="reschedule",
@@ -65,7 +70,7 @@ with DAG(
         task_id="approve", subject="Promote churn?", body="See the decision record.",
         options=["Approve", "Reject"],
         options_mapping={"Approve": "smoke_check", "Reject": "reject"}, defaults=["Reject"],
-        response_timeout=dt.timedelta(hours=24),
+        response_timeout=dt.timedelta(hours=24), execution_timeout=None,
     )
     smoke = SmokeCheckOperator(
         task_id="smoke_check",
@@ -73,7 +78,8 @@ with DAG(
         data_uri=DATA_URI, sample_rows=100, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         **COMMON,
     )
-    promote = PromoteChallengerOperator(task_id="promote", decision=evaluate.output, **COMMON)
+    promote = PromoteChallengerOperator(task_id="promote", decision=evaluate.output,
+                                        max_active_tis_per_dag=1, **COMMON)
     reject = RejectChallengerOperator(task_id="reject", decision=evaluate.output,
                                       trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
                                       **COMMON)
