@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow_mlops.core.errors import ConfigError, RegistryError
@@ -32,11 +35,25 @@ TRUSTED_TYPES = frozenset({
 MODEL_FILE = re.compile(r"(?!\.\.?$)[\w.-]+")
 
 
+@contextmanager
+def quiet_module_scan() -> Iterator[None]:
+    """Silence the deprecation warnings of skops's search for each type's module.
+
+    skops looks every type up across ``sys.modules``; each of Airflow's deprecated import shims
+    it touches warns, over a thousand lines per saved model in the task log.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def trusted_types_for(model: Any) -> list[str]:
     """The non-default skops types ``model`` needs, all of which must be on our allow-list."""
     import skops.io
 
-    needed = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    with quiet_module_scan():
+        needed = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     refused = sorted(set(needed) - TRUSTED_TYPES)
     if refused:
         raise ConfigError(

@@ -13,7 +13,11 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.estimators import build_model
 from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest
 from airflow_mlops.core.metrics import score
-from airflow_mlops.core.serialization import runtime_requirements, trusted_types_for
+from airflow_mlops.core.serialization import (
+    quiet_module_scan,
+    runtime_requirements,
+    trusted_types_for,
+)
 from airflow_mlops.core.splits import split
 from airflow_mlops.core.tracking import ensure_experiment
 
@@ -125,11 +129,13 @@ def train_challenger(
         })
         mlflow.log_metrics(metrics)
         signature = infer_signature(parts.train_features, model.predict(parts.train_features))
-        info = mlflow.sklearn.log_model(
-            model, name=MODEL_ARTIFACT, signature=signature,
-            input_example=parts.train_features.head(3), serialization_format="skops",
-            skops_trusted_types=trusted_types_for(model), pip_requirements=runtime_requirements(),
-        )
+        trusted = trusted_types_for(model)
+        with quiet_module_scan():
+            info = mlflow.sklearn.log_model(
+                model, name=MODEL_ARTIFACT, signature=signature,
+                input_example=parts.train_features.head(3), serialization_format="skops",
+                skops_trusted_types=trusted, pip_requirements=runtime_requirements(),
+            )
         version = mlflow.register_model(
             info.model_uri, model_name, tags={registry.tag(k): v for k, v in lineage.items()}
         ).version
