@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.imports import import_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,11 +16,9 @@ def _import(path: str) -> type:
     """The scikit-learn estimator class at ``path``; nothing else may be called from a config."""
     from sklearn.base import BaseEstimator
 
-    module_name, _, attribute = path.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError):
-        raise ConfigError(f"estimator '{path}' cannot be imported") from None
+    found = import_path(path)
+    if found is None:
+        raise ConfigError(f"estimator '{path}' cannot be imported")
     if not (isinstance(found, type) and issubclass(found, BaseEstimator)):
         raise ConfigError(f"estimator '{path}' is not a scikit-learn estimator class")
     return found

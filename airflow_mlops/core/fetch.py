@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,6 +183,15 @@ def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) 
     return FetchedModel(model, str(version), local, digest, meta.signature)
 
 
+def _load(fetched: FetchedModel, loader: Callable[[str], Any]) -> Any:
+    try:
+        return loader(str(fetched.path))
+    except Exception as exc:  # each loader (skops, zipfile, sklearn) raises its own errors
+        raise RegistryError(
+            f"{fetched.label}: cannot be loaded from {fetched.uri}: {short(exc)}"
+        ) from None
+
+
 def load_pyfunc(fetched: FetchedModel) -> PyFuncModel:
     """Load the checked files as a consumer would (``mlflow.pyfunc``).
 
@@ -189,12 +199,7 @@ def load_pyfunc(fetched: FetchedModel) -> PyFuncModel:
     """
     import mlflow.pyfunc
 
-    try:
-        return mlflow.pyfunc.load_model(str(fetched.path))
-    except Exception as exc:  # each loader (skops, zipfile, sklearn) raises its own errors
-        raise RegistryError(
-            f"{fetched.label}: cannot be loaded from {fetched.uri}: {short(exc)}"
-        ) from None
+    return _load(fetched, mlflow.pyfunc.load_model)
 
 
 def load_sklearn(fetched: FetchedModel) -> Any:
@@ -204,12 +209,7 @@ def load_sklearn(fetched: FetchedModel) -> Any:
     """
     import mlflow.sklearn
 
-    try:
-        return mlflow.sklearn.load_model(str(fetched.path))
-    except Exception as exc:  # each loader (skops, zipfile, sklearn) raises its own errors
-        raise RegistryError(
-            f"{fetched.label}: cannot be loaded from {fetched.uri}: {short(exc)}"
-        ) from None
+    return _load(fetched, mlflow.sklearn.load_model)
 
 
 def smoke_record(client: MlflowClient, model: str, version: str) -> dict | None:

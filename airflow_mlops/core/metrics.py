@@ -9,12 +9,12 @@ classes, macro averaging otherwise); a custom metric is a function named by impo
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.imports import import_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,13 +48,9 @@ class CustomMetric:
 
     def load(self) -> Callable[..., float]:
         """The function behind the import path."""
-        module_name, _, attribute = self.function.rpartition(".")
-        try:
-            found = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError, ValueError):
-            raise ConfigError(
-                f"custom metric '{self.name}': '{self.function}' cannot be imported"
-            ) from None
+        found = import_path(self.function)
+        if found is None:
+            raise ConfigError(f"custom metric '{self.name}': '{self.function}' cannot be imported")
         if not callable(found):
             raise ConfigError(f"custom metric '{self.name}': '{self.function}' is not callable")
         return found

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.imports import import_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -13,17 +13,15 @@ if TYPE_CHECKING:
     from airflow_mlops.core.config import NotifierSpec
 
 
-def resolve_notifier(import_path: str) -> type:
-    """The Airflow notifier class at ``import_path``, with an error naming it otherwise."""
+def resolve_notifier(path: str) -> type:
+    """The Airflow notifier class at ``path``, with an error naming it otherwise."""
     from airflow.sdk import BaseNotifier
 
-    module, _, name = import_path.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
-        raise ConfigError(f"notifier '{import_path}' cannot be imported") from None
+    found = import_path(path)
+    if found is None:
+        raise ConfigError(f"notifier '{path}' cannot be imported")
     if not (isinstance(found, type) and issubclass(found, BaseNotifier)):
-        raise ConfigError(f"'{import_path}' is not an Airflow notifier (a BaseNotifier class)")
+        raise ConfigError(f"'{path}' is not an Airflow notifier (a BaseNotifier class)")
     return found
 
 
