@@ -132,3 +132,15 @@ def warehouse(tmp_path, customers, monkeypatch) -> Path:
                                                              "host": str(path)}))
     monkeypatch.setattr(Connection, "get_hook", lambda self, **_: SqliteHook(path))
     return path
+
+
+@pytest.fixture
+def task_states():
+    """``task_states(run)``: each task's state in a DAG run, read from the metadata DB."""
+    from airflow.utils.session import create_session
+
+    def states(run) -> dict[str, str]:
+        with create_session() as session:
+            return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
+
+    return states

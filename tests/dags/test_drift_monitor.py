@@ -35,13 +35,6 @@ def shifted(frame):
     return frame
 
 
-def task_states(run) -> dict[str, str]:
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
-
-
 def retrain_events() -> list[dict]:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -53,7 +46,7 @@ def retrain_events() -> list[dict]:
 
 
 def test_two_drifted_windows_request_a_retrain(airflow_db, mlflow_connection, tmp_path,
-                                               monkeypatch, customers):
+                                               monkeypatch, customers, task_states):
     from mlflow import MlflowClient
 
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))

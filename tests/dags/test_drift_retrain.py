@@ -93,13 +93,6 @@ def shifted(frame):
     return frame
 
 
-def task_states(run) -> dict[str, str]:
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
-
-
 def xcom(dag_id: str, run_id: str, task_id: str):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -192,8 +185,8 @@ def run_tasks(dag, run_id: str):
         return run
 
 
-def test_a_drift_event_triggers_a_retrain_that_trains_and_compares(loop, customers, tmp_path,
-                                                                     mlflow_connection):
+def test_a_drift_event_triggers_a_retrain_that_trains_and_compares(
+        loop, customers, tmp_path, mlflow_connection, task_states):
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.types import DagRunType
@@ -246,7 +239,7 @@ def test_a_drift_event_triggers_a_retrain_that_trains_and_compares(loop, custome
 
 
 def test_decay_of_a_custom_metric_on_labelled_windows_requests_a_retrain(
-        loop, customers, tmp_path, mlflow_connection):
+        loop, customers, tmp_path, mlflow_connection, task_states):
     from mlflow import MlflowClient
 
     retrain, monitor = loop(

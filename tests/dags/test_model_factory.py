@@ -42,13 +42,6 @@ def churn_config(**changes) -> dict:
     return {**config, **changes}
 
 
-def task_states(run) -> dict[str, str]:
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
-
-
 def backfill_dry_run(dag_id: str, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
     """The logical dates ``airflow backfill create --dry-run --reprocess-behavior failed`` lists."""
     from airflow.models.backfill import ReprocessBehavior, _do_dry_run
@@ -75,7 +68,7 @@ def write(folder: Path, name: str, config: dict | str) -> None:
     (folder / name).write_text(config if isinstance(config, str) else yaml.safe_dump(config))
 
 
-def test_a_broken_config_hurts_no_other_model(configs, airflow_db):
+def test_a_broken_config_hurts_no_other_model(configs, airflow_db, task_states):
     from airflow.dag_processing.dagbag import DagBag
 
     write(configs, "churn.yaml", churn_config())
@@ -110,7 +103,7 @@ def notifier(tmp_path, monkeypatch) -> str:
 
 
 def test_sql_model_lands_its_rows_trains_and_alerts(configs, airflow_db, mlflow_connection,
-                                                     warehouse, notifier, tmp_path):
+                                                     warehouse, notifier, tmp_path, task_states):
     from mlflow import MlflowClient
 
     from airflow_mlops.core.registry import CHAMPION, alias_version

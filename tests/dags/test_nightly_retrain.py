@@ -25,13 +25,6 @@ def land(frame, root: Path, logical_date: dt.datetime) -> Path:
     return path
 
 
-def task_states(run) -> dict[str, str]:
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
-
-
 @pytest.fixture
 def nightly(airflow_db, mlflow_connection, tmp_path, monkeypatch):
     """The template's DAG, with its data root in tmp_path and a fresh MLflow store."""
@@ -42,7 +35,7 @@ def nightly(airflow_db, mlflow_connection, tmp_path, monkeypatch):
     return dag, tmp_path / "data", MlflowClient(mlflow_connection, mlflow_connection)
 
 
-def test_three_nights_promote_compare_and_block(nightly, customers):
+def test_three_nights_promote_compare_and_block(nightly, customers, task_states):
     dag, data_root, client = nightly
     size = len(customers) // 3
 

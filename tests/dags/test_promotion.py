@@ -76,13 +76,6 @@ def client(mlflow_connection):
     return MlflowClient(mlflow_connection, mlflow_connection)
 
 
-def task_states(run) -> dict[str, str]:
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
-
-
 def xcom(run, task_id: str):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -127,7 +120,7 @@ def rerun(dag, run_id: str, task_ids: list[str]):
         return run
 
 
-def test_re_runs_create_no_second_version_and_no_second_alias_move(retrain, client):
+def test_re_runs_create_no_second_version_and_no_second_alias_move(retrain, client, task_states):
     dag = retrain("retrain_reruns")
     first = dag.test(logical_date=NIGHT, run_after=NIGHT)
     assert first.state == "success"
@@ -194,7 +187,7 @@ def answer(dag_id: str, choice: str, answered: list, deadline: float = 600) -> t
     return thread
 
 
-def test_needs_approval_waits_for_a_human_who_approves(retrain, client):
+def test_needs_approval_waits_for_a_human_who_approves(retrain, client, task_states):
     dag = retrain("retrain_approved", approval={"always": True})
     answered: list = []
     responder = answer(dag.dag_id, "Approve", answered)
@@ -214,7 +207,7 @@ def test_needs_approval_waits_for_a_human_who_approves(retrain, client):
     assert client.get_model_version(MODEL, "1").tags[tag("status")] == "champion"
 
 
-def test_a_human_rejection_promotes_nothing(retrain, client):
+def test_a_human_rejection_promotes_nothing(retrain, client, task_states):
     dag = retrain("retrain_declined", approval={"always": True})
     answered: list = []
     responder = answer(dag.dag_id, "Reject", answered)

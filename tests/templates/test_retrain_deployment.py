@@ -156,17 +156,10 @@ def serving(monkeypatch):
     server.server_close()
 
 
-def task_states(run) -> dict[str, str]:
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
-
-
 @pytest.mark.e2e
 def test_two_nights_promote_then_reject_with_deployment(
-    airflow_db, mlflow_connection, serving, churn_suite, customers, tmp_path, monkeypatch
-):
+    airflow_db, mlflow_connection, serving, churn_suite, customers, tmp_path, monkeypatch,
+    task_states):
     import pandas as pd
     from mlflow import MlflowClient
 
