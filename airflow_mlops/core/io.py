@@ -93,12 +93,7 @@ def read_table(
     label = name or str(location)
     path = as_path(location)
     kind = data_format(path, label)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise DataError(f"{label}: data set not found") from None
-    if size == 0:
-        raise DataError(f"{label}: file is empty (0 bytes)")
+    _require_file(path, label)
     try:
         with path.open("rb") as handle:
             frame = pd.read_csv(handle) if kind == "csv" else _read_parquet(handle)
