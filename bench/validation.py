@@ -8,8 +8,8 @@ just before the read to the end, after the libraries are imported:
 - ``ours``: ``ValidateDataOperator.execute`` with a minimal context (a stand-in ``ti`` that
   keeps XComs; ``results_uri`` given, so no Airflow config or DB is read), called as the
   task runner calls it (ExecutorSafeguard tracker set, plugins loaded beforehand): read the
-  file, BOOLEAN_ONLY pass, SUMMARY for the failed expectations, the JSON and HTML reports
-  written, the summary pushed;
+  file, BOOLEAN_ONLY for the row-level expectations, SUMMARY for the others and for the failed
+  ones, the JSON and HTML reports written, the summary pushed;
 - ``gx-summary`` / ``gx-boolean``: direct GX 1.x: ``pd.read_parquet``, an ephemeral context,
   a pandas data source, the suite from the same JSON, ``ValidationDefinition.run`` at SUMMARY
   (GX's default) or BOOLEAN_ONLY;
@@ -463,13 +463,14 @@ def mib(value: int) -> str:
 def row(rows: int, batch: str, method: str, record: dict, size: dict, ours: dict) -> str:
     """One markdown table row."""
     if "error" in record:
-        return f"| {rows:.0e} | {batch} | {method} | {record['error']} |||||||"
+        return f"| {rows:.0e} | {batch} | {method} | {record['error']} ||||||||"
     wall = record["wall"]
     ratio = f"{wall / ours['wall']:.2f}" if "wall" in ours else "n/a"
     return (f"| {rows:.0e} | {batch} | {method} | {wall:.2f} | {record['cpu']:.2f} "
             f"| {rows / wall:,.0f} | {mib(record['peak_rss'])} "
             f"| {mib(record['peak_rss'] - record['baseline_rss'])} "
             f"| {record['peak_rss'] / size['held']:.1f} / {record['peak_rss'] / size['deep']:.1f} "
+            f"| {(record['peak_rss'] - record['baseline_rss']) / size['held']:.1f} "
             f"| {ratio} "
             f"| {', '.join(map(str, record['walls']))} |")
 
@@ -487,8 +488,9 @@ def ratio_line(rows: int, batch: str, results: dict) -> str:
 
 
 HEADER = ("| rows | batch | method | best wall s | cpu s | rows/s | peak RSS MiB "
-          "| RSS growth MiB | peak RSS / batch (held / deep) | wall / ours | all walls s |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| RSS growth MiB | peak RSS / batch (held / deep) | growth / held | wall / ours "
+          "| all walls s |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def run_size(rows: int, methods: list[str], repeat: int, work: Path, suite_path: Path) -> dict:
@@ -499,7 +501,7 @@ def run_size(rows: int, methods: list[str], repeat: int, work: Path, suite_path:
         ok, error = spawn(["--generate", str(rows), "--batch", batch, "--data", str(data),
                            "--out", str(work / "size.json")], work / "generate.log")
         if not ok:
-            lines.append(f"| {rows:.0e} | {batch} | (generate) | {error} |||||||")
+            lines.append(f"| {rows:.0e} | {batch} | (generate) | {error} ||||||||")
             continue
         size = json.loads((work / "size.json").read_text())
         runs: dict[str, list[dict]] = {m: [] for m in methods}

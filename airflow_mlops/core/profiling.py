@@ -2,14 +2,17 @@
 
 GX 1.x has no profiler any more; this one writes the rules a reviewer would start from:
 columns and their order, the row count within a factor, and per column its type family, its
-null fraction, its numeric range widened by a margin and, for columns with few distinct
-values, the set of values. The reference data passes the suite it produces.
+null fraction, its numeric range widened by a margin, for columns with few distinct values
+the set of values and, for key columns unique in the reference data, uniqueness (a key is an
+integer or text column named like one: ``id``, ``customer_id``, ``customerId``, ``order_key``).
+The reference data passes the suite it produces.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +30,9 @@ NUMERIC_TYPES = [
 BOOLEAN_TYPES = ["bool", "boolean"]
 STRING_TYPES = ["str"]
 DECIMALS = 4
+# A key's name: "id", "key" or "uuid", alone or as the last word: "customer_id", "order-key",
+# "customerId", "userID", "account_uuid"; not "paid" or "valid".
+KEY_NAME = re.compile(r"(?i:(?:^|[_\-\s.])(?:id|key|uuid))$|[a-z0-9](?:Id|ID|Key|Uuid|UUID)$")
 
 
 def _expectation(kind: str, **kwargs: Any) -> dict:
@@ -92,6 +98,20 @@ def _is_flag(column: pd.Series) -> bool:
     return is_integer_dtype(column) and set(column.dropna().unique().tolist()) <= {0, 1}
 
 
+def _is_key(name: str, column: pd.Series) -> bool:
+    """Whether a column looks like a key: named like one, holding text or whole numbers.
+
+    Whole floats count: pandas reads a CSV integer column with gaps as floats.
+    """
+    from pandas.api.types import is_float_dtype, is_integer_dtype, is_string_dtype
+
+    if not KEY_NAME.search(name):
+        return False
+    if is_integer_dtype(column) or is_string_dtype(column):
+        return True
+    return is_float_dtype(column) and bool(column.dropna().mod(1).eq(0).all())
+
+
 def _value_set(column: pd.Series, max_categories: int) -> list | None:
     """The few values of a 0/1 flag or of a text or categorical column."""
     from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
@@ -123,6 +143,8 @@ def _column_rules(name: str, column: pd.Series, margin: float, max_categories: i
     elif (mostly := _floor(1.0 - null_fraction - margin, integer=False)) > 0:
         rules.append(_expectation("expect_column_values_to_not_be_null", column=name,
                                   mostly=mostly))
+    if _is_key(name, column) and column.dropna().is_unique:
+        rules.append(_expectation("expect_column_values_to_be_unique", column=name))
     if is_numeric_dtype(column) and not is_bool_dtype(column) and not _is_flag(column):
         if bounds := _range(column, margin):
             rules.append(_expectation("expect_column_values_to_be_between", column=name,

@@ -56,6 +56,9 @@ def test_the_suite_has_the_promised_rules(customers, customers_suite):
         ["str"]
     assert rules(suite, "churned")["expect_column_values_to_be_in_set"]["value_set"] == [0, 1]
     assert "expect_column_values_to_be_in_set" not in rules(suite, "customer_id")
+    unique = [e["kwargs"]["column"] for e in suite["expectations"]
+              if e["type"] == "expect_column_values_to_be_unique"]
+    assert unique == ["customer_id"]  # monthly_charges may be unique too, but is no key
 
 
 @pytest.mark.parametrize(("breakage", "column", "expectation"), [
@@ -66,7 +69,10 @@ def test_the_suite_has_the_promised_rules(customers, customers_suite):
      "expect_column_values_to_be_between"),
     (lambda f: f.assign(contract=None), "contract", "expect_column_values_to_not_be_null"),
     (lambda f: f.head(100), None, "expect_table_row_count_to_be_between"),
-], ids=["strings in numbers", "new category", "out of range", "all null", "too few rows"])
+    (lambda f: pd.concat([f, f.head(3)], ignore_index=True), "customer_id",
+     "expect_column_values_to_be_unique"),
+], ids=["strings in numbers", "new category", "out of range", "all null", "too few rows",
+        "duplicate ids"])
 def test_the_suite_catches_common_breakage(customers, customers_suite, breakage, column,
                                            expectation):
     _, path = customers_suite
@@ -100,6 +106,31 @@ def test_mixed_types_nulls_and_infinities(tmp_path):
         ["bool", "boolean"]
     assert rules(suite, "kind")["expect_column_values_to_be_in_set"]["value_set"] == ["x", "y"]
     assert "expect_column_values_to_be_in_set" not in rules(suite, "when")
+
+
+def test_uniqueness_only_for_key_columns_unique_in_the_reference(tmp_path):
+    keys = ["A-1", "B-2", "C-3", "D-4", "E-5", "F-6"]
+    frame = pd.DataFrame({
+        "id": [6, 5, 4, 3, 2, 1],
+        "order_key": keys,
+        "userId": [10, 20, 30, None, 50, 60],  # read as floats; nulls are no duplicates
+        "account_uuid": keys,
+        "store_id": [1, 1, 2, 2, 3, 3],  # a key by name, but repeated: a foreign key
+        "amount_id": [0.5, 1.5, 2.5, 3.5, 4.5, 5.5],  # floats are no keys
+        "paid": [7, 8, 9, 10, 11, 12],  # ends in "id" but is no key name
+        "serial": [101, 102, 103, 104, 105, 106],  # unique, but not named like a key
+    })
+    suite = profile_suite(frame, name="keys", reference="keys.csv")
+    unique = [e["kwargs"]["column"] for e in suite["expectations"]
+              if e["type"] == "expect_column_values_to_be_unique"]
+    assert unique == ["id", "order_key", "userId", "account_uuid"]
+    path = write_suite(suite, tmp_path / "keys.json")
+    assert validate_frame(frame, load_suite(path), data_name="keys").summary.success
+    repeated = frame.assign(order_key=["A-1", "A-1", *keys[2:]])
+    (failure,) = validate_frame(repeated, load_suite(path), data_name="day").summary.failures
+    assert (failure.column, failure.expectation) == ("order_key",
+                                                     "expect_column_values_to_be_unique")
+    assert failure.examples == ["A-1"]
 
 
 def test_write_suite_keeps_an_existing_file_unless_forced(tmp_path, customers):

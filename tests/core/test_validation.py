@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from airflow_mlops.core.errors import DataError, SuiteError
@@ -208,15 +209,41 @@ def test_details_only_for_failed_expectations_and_results_in_suite_order(sample,
         [e["type"] for e in suite.expectations]
     assert [r["success"] for r in results].count(False) == 1
     for result in results:
-        if result["success"]:
-            assert result["result"] == {}  # BOOLEAN_ONLY
-        else:
+        row_level = result["expectation_config"]["type"].startswith("expect_column_values_")
+        if not result["success"]:
             assert result["result"]["partial_unexpected_list"] == [99]  # SUMMARY
+        elif row_level:
+            assert result["result"] == {}  # BOOLEAN_ONLY
+        else:  # aggregates cost the same at SUMMARY: their observed value comes at once
+            assert set(result["result"]) == {"observed_value"}
+    assert validation.result["results"][1]["result"]["observed_value"] == 800
     assert validation.result["statistics"] == {
         "evaluated_expectations": 12, "successful_expectations": 11,
         "unsuccessful_expectations": 1,
     }
     json.dumps(validation.result, allow_nan=False)
+
+
+def test_gx_fetches_the_frame_once_and_changes_neither_it_nor_pandas(sample, churn_suite,
+                                                                     monkeypatch):
+    from great_expectations.execution_engine import PandasExecutionEngine
+
+    fetch = PandasExecutionEngine.get_batch_data_and_markers
+    fetched = []
+
+    def counted_fetch(self, batch_spec):
+        fetched.append(batch_spec)
+        return fetch(self, batch_spec)
+
+    monkeypatch.setattr(PandasExecutionEngine, "get_batch_data_and_markers", counted_fetch)
+    frame = sample.copy()
+    frame.loc[0, "support_calls"] = 99  # a row-level failure: a detail pass follows
+    before, copy_on_write = frame.copy(), pd.get_option("mode.copy_on_write")
+    summary = validate_frame(frame, churn_suite, data_name="day").summary
+    assert (summary.failed, summary.failures[0].examples) == (1, [99])
+    assert len(fetched) == 1  # three passes, one fetch (and one fingerprint of the frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert pd.get_option("mode.copy_on_write") == copy_on_write
 
 
 def test_the_summary_stays_under_4_kb(sample):
