@@ -404,12 +404,13 @@ def _line_of(root: yaml.Node | None, location: tuple) -> int | None:
     return line
 
 
-def field_line(path: str | os.PathLike, location: tuple) -> int | None:
-    """The line of field ``location`` (e.g. ``("estimator", "steps", 1)``) in a config file."""
+def field_lines(path: str | os.PathLike, locations: list[tuple]) -> list[int | None]:
+    """The line of each field (e.g. ``("estimator", "steps", 1)``) in a config file, read once."""
     try:
-        return _line_of(yaml.compose(Path(path).read_text(), Loader=SafeLoader), location)
+        root = yaml.compose(Path(path).read_text(), Loader=SafeLoader)
     except (OSError, yaml.YAMLError):
-        return None
+        root = None
+    return [_line_of(root, location) for location in locations]
 
 
 def _describe(error: dict, root: yaml.Node | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from airflow_mlops.core.config import EstimatorSpec, ModelConfig, field_line
+from airflow_mlops.core.config import EstimatorSpec, ModelConfig, field_lines
 from airflow_mlops.core.errors import MlopsError
 
 
@@ -40,9 +40,9 @@ def _problems(config: ModelConfig) -> Iterator[tuple[tuple, str]]:
 def check_config(path: Path, config: ModelConfig) -> list[str]:
     """Problems of a loaded config, each naming its field and line: the suite loads and
     builds, estimator classes import and take their params, custom metrics import."""
-    found = []
-    for location, message in _problems(config):
-        line = field_line(path, location)
-        where = f" (line {line})" if line else ""
-        found.append(f"field '{'.'.join(map(str, location))}'{where}: {message}")
-    return found
+    problems = list(_problems(config))
+    lines = field_lines(path, [location for location, _ in problems])
+    return [
+        f"field '{'.'.join(map(str, location))}'{f' (line {line})' if line else ''}: {message}"
+        for (location, message), line in zip(problems, lines, strict=True)
+    ]
