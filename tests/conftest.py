@@ -144,3 +144,36 @@ def task_states():
             return {ti.task_id: ti.state for ti in run.get_task_instances(session=session)}
 
     return states
+
+
+@pytest.fixture
+def run_tasks():
+    """``run_tasks(dag, run_id, clear=None)``: run the tasks of an existing DagRun with the
+    scheduling loop dag.test() uses; with ``clear``, first clear those tasks of the finished run,
+    as the scheduler does after ``airflow tasks clear`` (dag.test() would replace the DagRun)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    def run(dag, run_id: str, clear: list[str] | None = None):
+        scheduled = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        if clear:
+            scheduled.clear(task_ids=clear, run_id=run_id, dag_run_state=DagRunState.RUNNING)
+        with create_session() as session:
+            dag_run = session.query(DagRun).filter_by(dag_id=dag.dag_id, run_id=run_id).one()
+            dag_run.dag = scheduled
+            while dag_run.state == DagRunState.RUNNING:
+                session.expire_all()
+                schedulable, _ = dag_run.update_state(session=session)
+                for ti in schedulable:
+                    ti.try_number += 1
+                    ti.state = TaskInstanceState.SCHEDULED
+                session.commit()
+                for ti in dag_run.get_task_instances(session=session):
+                    if ti.state == TaskInstanceState.SCHEDULED:
+                        _run_task(ti=ti, task=dag.task_dict[ti.task_id])
+            return dag_run
+
+    return run

@@ -160,33 +160,8 @@ def schedule_asset_triggered_runs(dag_id: str) -> None:
         time.sleep(0.5)
 
 
-def run_tasks(dag, run_id: str):
-    """Run the tasks of an existing DagRun with the scheduling loop dag.test() uses."""
-    from airflow.models.dagrun import DagRun
-    from airflow.sdk.definitions.dag import _run_task
-    from airflow.serialization.serialized_objects import DagSerialization
-    from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState, TaskInstanceState
-
-    scheduled = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
-    with create_session() as session:
-        run = session.query(DagRun).filter_by(dag_id=dag.dag_id, run_id=run_id).one()
-        run.dag = scheduled
-        while run.state == DagRunState.RUNNING:
-            session.expire_all()
-            schedulable, _ = run.update_state(session=session)
-            for ti in schedulable:
-                ti.try_number += 1
-                ti.state = TaskInstanceState.SCHEDULED
-            session.commit()
-            for ti in run.get_task_instances(session=session):
-                if ti.state == TaskInstanceState.SCHEDULED:
-                    _run_task(ti=ti, task=dag.task_dict[ti.task_id])
-        return run
-
-
 def test_a_drift_event_triggers_a_retrain_that_trains_and_compares(
-        loop, customers, tmp_path, mlflow_connection, task_states):
+        loop, customers, tmp_path, mlflow_connection, task_states, run_tasks):
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.types import DagRunType
@@ -239,7 +214,7 @@ def test_a_drift_event_triggers_a_retrain_that_trains_and_compares(
 
 
 def test_decay_of_a_custom_metric_on_labelled_windows_requests_a_retrain(
-        loop, customers, tmp_path, mlflow_connection, task_states):
+        loop, customers, tmp_path, mlflow_connection, task_states, run_tasks):
     from mlflow import MlflowClient
 
     retrain, monitor = loop(

@@ -4,10 +4,11 @@ Each test writes the template's DAG file and a variant of its YAML into a DAG bu
 tmp_path (dag.test() needs the DAG in a configured bundle), with a fresh MLflow store.
 
 Re-runs are tested two ways: clearing tasks of the finished DagRun and running them again in
-that same DagRun (``rerun``: SerializedDAG.clear + the scheduling loop dag.test() uses), and
-dag.test() again with the same logical date and run_after, which recreates the DagRun under
-the same run_id with every XCom gone. A human's answer is given the way the api-server's
-Human-in-the-loop endpoint gives it, from a second thread while dag.test() waits.
+that same DagRun (the ``run_tasks`` fixture: SerializedDAG.clear + the scheduling loop
+dag.test() uses), and dag.test() again with the same logical date and run_after, which
+recreates the DagRun under the same run_id with every XCom gone. A human's answer is given
+the way the api-server's Human-in-the-loop endpoint gives it, from a second thread while
+dag.test() waits.
 """
 
 from __future__ import annotations
@@ -90,37 +91,8 @@ def versions(client) -> list[str]:
     return sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL}'"))
 
 
-def rerun(dag, run_id: str, task_ids: list[str]):
-    """Clear ``task_ids`` of the finished DagRun and run them again in it.
-
-    What the scheduler does after ``airflow tasks clear``, with dag.test()'s own loop
-    (dag.test() itself would replace the DagRun).
-    """
-    from airflow.models.dagrun import DagRun
-    from airflow.sdk.definitions.dag import _run_task
-    from airflow.serialization.serialized_objects import DagSerialization
-    from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState, TaskInstanceState
-
-    scheduled = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
-    scheduled.clear(task_ids=task_ids, run_id=run_id, dag_run_state=DagRunState.RUNNING)
-    with create_session() as session:
-        run = session.query(DagRun).filter_by(dag_id=dag.dag_id, run_id=run_id).one()
-        run.dag = scheduled
-        while run.state == DagRunState.RUNNING:
-            session.expire_all()
-            schedulable, _ = run.update_state(session=session)
-            for ti in schedulable:
-                ti.try_number += 1
-                ti.state = TaskInstanceState.SCHEDULED
-            session.commit()
-            for ti in run.get_task_instances(session=session):
-                if ti.state == TaskInstanceState.SCHEDULED:
-                    _run_task(ti=ti, task=dag.task_dict[ti.task_id])
-        return run
-
-
-def test_re_runs_create_no_second_version_and_no_second_alias_move(retrain, client, task_states):
+def test_re_runs_create_no_second_version_and_no_second_alias_move(retrain, client, task_states,
+                                                                   run_tasks):
     dag = retrain("retrain_reruns")
     first = dag.test(logical_date=NIGHT, run_after=NIGHT)
     assert first.state == "success"
@@ -129,8 +101,8 @@ def test_re_runs_create_no_second_version_and_no_second_alias_move(retrain, clie
     assert [(e.alias, e.to_version, e.dag_run_id) for e in entries] == [
         (CHAMPION, "1", first.run_id), (CHALLENGER, "1", first.run_id)]
 
-    again = rerun(dag, first.run_id, ["train", "evaluate", "route_decision", "smoke_check",
-                                      "promote", "summary"])
+    again = run_tasks(dag, first.run_id, clear=["train", "evaluate", "route_decision",
+                                                 "smoke_check", "promote", "summary"])
 
     assert again.state == "success"
     states = task_states(again)
