@@ -125,14 +125,15 @@ def end_to_end(folder: Path, reference: pd.DataFrame, current: pd.DataFrame) -> 
     from airflow_mlops.core.drift import DriftOptions, monitor_drift
     from airflow_mlops.core.drift_history import Window
     from airflow_mlops.core.failure import FailurePolicy
-    from airflow_mlops.core.io import fingerprint
+    from airflow_mlops.core.io import file_digest, fingerprint
     from airflow_mlops.core.tracking import TrackingTarget, tracking_session
 
     reference_path, current_path = folder / "reference.parquet", folder / "current.parquet"
     reference.to_parquet(reference_path, index=False)
     current.to_parquet(current_path, index=False)
     tags = {registry.tag("data_uri"): str(reference_path),
-            registry.tag("data_fingerprint"): fingerprint(pd.read_parquet(reference_path))}
+            registry.tag("data_fingerprint"): fingerprint(pd.read_parquet(reference_path)),
+            registry.tag("data_digest"): file_digest(reference_path)}
     store = folder / f"mlflow-{time.monotonic_ns()}"
     rows = []
     with tracking_session(TrackingTarget(f"sqlite:///{store}.db")):

@@ -1,8 +1,8 @@
 """Data drift of a window against the champion's training data, measured with Evidently.
 
-The reference is the data the ``champion`` version was trained on: its URI and fingerprint
-are tags of the model version (see :mod:`airflow_mlops.core.training`). The current window
-holds the features and, when present, the target and the model's predictions.
+The reference is the data the ``champion`` version was trained on: its URI, row fingerprint
+and file digest are tags of the model version (see :mod:`airflow_mlops.core.training`). The
+current window holds the features and, when present, the target and the model's predictions.
 
 Evidently runs only on what it can compare. Before it runs, each monitored column is checked:
 
@@ -94,6 +94,7 @@ class Reference:
     version: str
     uri: str
     fingerprint: str | None
+    digest: str | None = None
 
 
 def champion_reference(client: MlflowClient, model: str, uri: str | None = None) -> Reference:
@@ -115,7 +116,8 @@ def champion_reference(client: MlflowClient, model: str, uri: str | None = None)
             f"{registry.tag('data_uri')}); it was not registered by airflow-mlops. Set "
             "drift.reference_uri in the model config to the data it was trained on"
         )
-    return Reference(model, version, recorded, tags.get(registry.tag("data_fingerprint")))
+    return Reference(model, version, recorded, tags.get(registry.tag("data_fingerprint")),
+                     tags.get(registry.tag("data_digest")))
 
 
 def verify_reference(frame: pd.DataFrame, reference: Reference) -> None:
@@ -562,17 +564,21 @@ def reference_sample(
     reference: Reference, options: DriftOptions, locate: Callable[[str], StoragePath],
     experiment_name: str, artifact_location: str | None = None,
 ) -> pd.DataFrame:
-    """The reference, verified against its recorded fingerprint and sampled like the windows.
+    """The reference, verified against what training recorded and sampled like the windows.
 
-    The sample is cached in the monitoring experiment per champion version, sampling and
-    digest of the reference file's bytes. Every window hashes the file; only a file whose
-    bytes changed is read again: it fails verification when its rows differ from the
-    recorded fingerprint, and otherwise (same rows, or no fingerprint recorded because
-    ``reference_uri`` was given) its sample replaces the cached one.
+    Every window hashes the reference file. Bytes equal to the digest recorded at training are
+    the trained-on rows: they are sampled while read, like a window. Other bytes are read whole
+    and fail verification when their rows differ from the recorded fingerprint; otherwise
+    (same rows, or nothing recorded because ``reference_uri`` was given) they are sampled.
+    Samples are cached in the monitoring experiment per champion version, sampling and digest.
     """
     path = locate(reference.uri)
+    digest = file_digest(path, name=reference.uri)
 
     def build() -> pd.DataFrame:
+        if digest == reference.digest:
+            return read_sample(path, size=options.sample_size, seed=options.seed,
+                               name=reference.uri).frame
         frame = read_table(path, name=reference.uri)
         verify_reference(frame, reference)
         return sample(frame, options.sample_size, options.seed)
@@ -580,7 +586,7 @@ def reference_sample(
     if options.sample_size is None:
         return build()
     key = (f"reference/{reference.model}/v{reference.version}/"
-           f"{reference.fingerprint or 'unrecorded'}/{file_digest(path, name=reference.uri)}/"
+           f"{reference.fingerprint or 'unrecorded'}/{digest}/"
            f"{options.sample_size}/{options.seed}")
     return cached_frame(experiment_name, key, build, artifact_location)
 

@@ -65,7 +65,7 @@ class TrainChallengerOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
-        from airflow_mlops.core.io import fingerprint, read_table
+        from airflow_mlops.core.io import file_digest, fingerprint, read_table
         from airflow_mlops.core.training import train_challenger
 
         try:
@@ -84,7 +84,8 @@ class TrainChallengerOperator(BaseOperator):
                     holdout_fraction=self.holdout_fraction,
                     seed=self.seed,
                     lineage=run_lineage(
-                        context, data_uri=self.data_uri, data_fingerprint=data_fingerprint
+                        context, data_uri=self.data_uri, data_fingerprint=data_fingerprint,
+                        data_digest=file_digest(self.data_uri),
                     ),
                     artifact_location=hook.get_target().artifact_location,
                 )

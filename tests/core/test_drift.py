@@ -28,7 +28,7 @@ from airflow_mlops.core.drift import (
 from airflow_mlops.core.drift_history import Window
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
-from airflow_mlops.core.io import fingerprint
+from airflow_mlops.core.io import file_digest, fingerprint
 
 ROWS = 1200  # above 1000 rows Evidently picks distances, which are stable
 WINDOW = Window(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc),
@@ -256,7 +256,8 @@ def champion(mlflow_session, tmp_path):
 
     def make(tags: dict[str, str] | None = None) -> str:
         recorded = {registry.tag("data_uri"): str(path),
-                    registry.tag("data_fingerprint"): fingerprint(pd.read_csv(path))}
+                    registry.tag("data_fingerprint"): fingerprint(pd.read_csv(path)),
+                    registry.tag("data_digest"): file_digest(path)}
         version = client.create_model_version("churn", "file:///nowhere",
                                               tags=recorded if tags is None else tags).version
         client.set_registered_model_alias("churn", registry.CHAMPION, version)
@@ -377,6 +378,27 @@ def test_a_reference_changed_after_the_first_check_is_refused_until_restored(
     train.write_bytes(original.replace(b"\n", b"\r\n"))  # the same rows in other bytes
     assert monitor(tmp_path, 5, window_csv).summary["drifted"] is True
     assert cached_samples(client) == 2
+
+
+def test_a_reference_with_its_trained_bytes_is_sampled_while_read(
+        champion, tmp_path, window_csv, monkeypatch):
+    from airflow_mlops.core import drift
+
+    _, train, make = champion
+    make()
+
+    def not_whole(*args, **kwargs):
+        raise AssertionError("the reference was read whole to be fingerprinted")
+
+    monkeypatch.setattr(drift, "read_table", not_whole)
+    monkeypatch.setattr(drift, "fingerprint", not_whole)
+    summary = monitor(tmp_path, 2, window_csv).summary
+
+    current = pd.read_csv(window_csv)
+    expected = check_drift(sample(pd.read_csv(train), 1000, 3), current,
+                           columns=list(current.columns),
+                           options=DriftOptions(sample_size=1000, seed=3))
+    assert summary["per_column"] == expected.summary()["per_column"]
 
 
 def test_a_given_reference_without_fingerprint_is_resampled_when_it_changes(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_mlops.core.io import file_digest
 from airflow_mlops.core.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, alias_version, tag
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +49,7 @@ def test_three_nights_promote_compare_and_block(nightly, customers, task_states)
     assert v1.tags[tag("dag_id")] == dag.dag_id
     assert v1.tags[tag("run_id")] == first.run_id
     assert len(v1.tags[tag("data_fingerprint")]) == 16
+    assert v1.tags[tag("data_digest")] == file_digest(v1.tags[tag("data_uri")])
     assert v1.tags[tag("decision")] == "promote"
     assert v1.tags[tag("compared_to")] == "none"
     assert task_states(first)["reject"] == "skipped"
