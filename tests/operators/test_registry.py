@@ -125,6 +125,23 @@ def test_a_rejected_decision_is_never_promoted(client):
     assert aliases(client) == {}
 
 
+def test_a_version_that_failed_its_smoke_check_is_never_promoted(client):
+    import pandas as pd
+
+    from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
+    from airflow_mlops.hooks.mlflow import MlflowHook
+
+    with MlflowHook().session(), pytest.raises(SmokeCheckError):  # v1 has no files
+        smoke_check(pd.DataFrame({"x": [1]}), model_name=MODEL, version="1",
+                    sample_name="sample.csv", lineage={"dag_id": "d", "run_id": "r"})
+
+    with pytest.raises(AirflowFailException, match="model 'churn' v1 failed its smoke check "
+                                                   r"\(.+\); it cannot be promoted"):
+        promote(decision("1", None))
+    assert aliases(client) == {}
+    assert ledger.history(client, MODEL) == []
+
+
 def test_dry_run_moves_nothing(client):
     result = promote(decision("1", None, dry_run=True))
 
