@@ -18,6 +18,11 @@ just before the read to the end, after the libraries are imported:
   construction is timed too, then ``execute`` with the same stand-in ``ti``;
 - ``pandas``: the floor: the same 20 checks as vectorised pandas expressions, one pass.
 
+With ``--warm`` every child first runs its method once on the batch's first 1,000 rows
+(untimed, before the RSS baseline): what is left to measure is what the batch's size costs,
+without the one-time set-up of the first validation in a process (lazy imports, GX's
+expectation and metric registries, caches).
+
 Each method is run ``--repeat`` times, interleaved (round r runs every method once), and the
 best wall time is reported with its CPU time and the highest peak RSS over the rounds.
 The failure details of ``ours``, ``gx-summary`` and ``provider`` are compared: the same
@@ -26,6 +31,7 @@ failed expectations with the same GX SUMMARY results (observed value, counts, ex
     make bench                                              # 1e5 and 1e6 rows, 3 rounds
     .venv/bin/python bench/validation.py --sizes 1e5,1e6 --repeat 3
     .venv/bin/python bench/validation.py --sizes 1e7 --repeat 1
+    .venv/bin/python bench/validation.py --sizes 1e5,1e6 --repeat 3 --warm
 """
 
 from __future__ import annotations
@@ -329,9 +335,27 @@ def current_rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def child(method: str, data: Path, suite_path: Path, work: Path, out: Path) -> None:
+WARM_ROWS = 1000
+
+
+def warm_up(function, data: Path, suite_path: Path, work: Path) -> None:
+    """Run ``function`` once on the first :data:`WARM_ROWS` rows of ``data``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    head = work / "warm" / "head.parquet"
+    head.parent.mkdir(parents=True)
+    first = next(pq.ParquetFile(data).iter_batches(batch_size=WARM_ROWS))
+    pq.write_table(pa.Table.from_batches([first]), head)
+    function(head, suite_path, head.parent)
+
+
+def child(method: str, data: Path, suite_path: Path, work: Path, out: Path,
+          warm: bool = False) -> None:
     """Run one method once and write its timings, peak RSS and result to ``out``."""
     function = _prepare(method)
+    if warm:
+        warm_up(function, data, suite_path, work)
     baseline = current_rss()
     wall, cpu = time.perf_counter(), time.process_time()
     produced = function(data, suite_path, work)
@@ -434,14 +458,15 @@ def spawn(argv: list[str], log: Path) -> tuple[bool, str]:
     return False, f"exit {code}: {tail[:200]}"
 
 
-def measure(method: str, data: Path, suite_path: Path, work: Path) -> dict:
+def measure(method: str, data: Path, suite_path: Path, work: Path, warm: bool) -> dict:
     """One run of ``method`` in a subprocess: its record, or the error it ended with."""
     out = work / f"{method}.json"
     folder = work / method
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     ok, error = spawn(["--child", method, "--data", str(data), "--suite", str(suite_path),
-                       "--work", str(folder), "--out", str(out)], work / f"{method}.log")
+                       "--work", str(folder), "--out", str(out)] + ["--warm"] * warm,
+                      work / f"{method}.log")
     return json.loads(out.read_text()) if ok else {"error": error}
 
 
@@ -493,7 +518,8 @@ HEADER = ("| rows | batch | method | best wall s | cpu s | rows/s | peak RSS MiB
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
-def run_size(rows: int, methods: list[str], repeat: int, work: Path, suite_path: Path) -> dict:
+def run_size(rows: int, methods: list[str], repeat: int, work: Path, suite_path: Path,
+             warm: bool) -> dict:
     """Every method on the passing and the failing batch; returns report lines."""
     lines, ratios, checks = [], [], []
     for batch in ("pass", "fail"):
@@ -507,7 +533,7 @@ def run_size(rows: int, methods: list[str], repeat: int, work: Path, suite_path:
         runs: dict[str, list[dict]] = {m: [] for m in methods}
         for _ in range(repeat):
             for method in methods:
-                runs[method].append(measure(method, data, suite_path, work))
+                runs[method].append(measure(method, data, suite_path, work, warm))
         results = {m: best(r) for m, r in runs.items()}
         lines += [row(rows, batch, m, results[m], size, results.get("ours", {}))
                   for m in methods]
@@ -554,6 +580,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="rounds per size (best of N)")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated subset of {', '.join(METHODS)}")
+    parser.add_argument("--warm", action="store_true",
+                        help="each method first validates 1,000 rows, untimed")
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--generate", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--batch", choices=("pass", "fail"), help=argparse.SUPPRESS)
@@ -565,12 +593,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.child:
-        return child(args.child, args.data, args.suite, args.work, args.out)
+        return child(args.child, args.data, args.suite, args.work, args.out, args.warm)
     if args.generate:
         return generate(int(args.generate), args.batch == "fail", args.data, args.out)
     methods = args.methods.split(",")
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}; {platform.platform()}; "
-          f"{os.cpu_count()} cores; {versions()}")
+          f"{os.cpu_count()} cores; {versions()}" + ("; warm" if args.warm else ""))
     print(HEADER, flush=True)
     report = {"rows": [], "ratios": [], "checks": []}
     with tempfile.TemporaryDirectory(prefix="validation-bench-") as tmp:
@@ -578,7 +606,8 @@ def main(argv: list[str] | None = None) -> None:
         suite_path = work / "bench_suite.json"
         suite_path.write_text(json.dumps(suite(), indent=1))
         for rows in (int(float(s)) for s in args.sizes.split(",")):
-            for key, lines in run_size(rows, methods, args.repeat, work, suite_path).items():
+            for key, lines in run_size(rows, methods, args.repeat, work, suite_path,
+                                       args.warm).items():
                 report[key] += lines
     print("\nRatios (best wall and its CPU time):\n" + "\n".join(report["ratios"]))
     print("\nFailure details:\n" + "\n".join(report["checks"]))
