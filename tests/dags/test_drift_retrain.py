@@ -76,23 +76,6 @@ def loop(airflow_db, mlflow_connection, churn_suite, tmp_path, monkeypatch):
     return make
 
 
-def land(frame, root: Path, day: dt.datetime, name: str = "customers.csv") -> Path:
-    path = root / f"ds={day:%Y-%m-%d}" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    return path
-
-
-def shifted(frame):
-    """Older, pricier customers who call support more, on longer contracts."""
-    frame = frame.copy()
-    frame["tenure_months"] += 30
-    frame["monthly_charges"] *= 1.6
-    frame["support_calls"] += 3
-    frame["contract"] = "two-year"
-    return frame
-
-
 def xcom(dag_id: str, run_id: str, task_id: str):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -101,17 +84,6 @@ def xcom(dag_id: str, run_id: str, task_id: str):
         row = session.query(XComModel).filter_by(dag_id=dag_id, run_id=run_id, task_id=task_id,
                                                  key="return_value").first()
         return None if row is None else row.value
-
-
-def retrain_events(model: str) -> list:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = (session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                .filter(AssetModel.name == f"airflow-mlops/{model}/retrain-requested").all())
-        session.expunge_all()
-        return rows
 
 
 def queued_for(dag_id: str) -> list[int]:
@@ -161,7 +133,8 @@ def schedule_asset_triggered_runs(dag_id: str) -> None:
 
 
 def test_a_drift_event_triggers_a_retrain_that_trains_and_compares(
-        loop, customers, tmp_path, mlflow_connection, task_states, run_tasks):
+        loop, customers, tmp_path, mlflow_connection, task_states, run_tasks, land, shifted,
+        retrain_events):
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.types import DagRunType
@@ -214,7 +187,8 @@ def test_a_drift_event_triggers_a_retrain_that_trains_and_compares(
 
 
 def test_decay_of_a_custom_metric_on_labelled_windows_requests_a_retrain(
-        loop, customers, tmp_path, mlflow_connection, task_states, run_tasks):
+        loop, customers, tmp_path, mlflow_connection, task_states, run_tasks, land,
+        retrain_events):
     from mlflow import MlflowClient
 
     retrain, monitor = loop(

@@ -19,13 +19,6 @@ NIGHTS = [dt.datetime(2026, 3, day, tzinfo=dt.timezone.utc) for day in (1, 2, 3)
 pytestmark = pytest.mark.e2e
 
 
-def land(frame, root: Path, logical_date: dt.datetime) -> Path:
-    path = root / "customers" / f"ds={logical_date:%Y-%m-%d}" / "customers.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    return path
-
-
 @pytest.fixture
 def nightly(airflow_db, mlflow_connection, tmp_path, monkeypatch):
     """The template's DAG, with its data root in tmp_path and a fresh MLflow store."""
@@ -36,11 +29,11 @@ def nightly(airflow_db, mlflow_connection, tmp_path, monkeypatch):
     return dag, tmp_path / "data", MlflowClient(mlflow_connection, mlflow_connection)
 
 
-def test_three_nights_promote_compare_and_block(nightly, customers, task_states):
+def test_three_nights_promote_compare_and_block(nightly, customers, task_states, land):
     dag, data_root, client = nightly
     size = len(customers) // 3
 
-    land(customers.iloc[:size], data_root, NIGHTS[0])
+    land(customers.iloc[:size], data_root / "customers", NIGHTS[0])
     first = dag.test(logical_date=NIGHTS[0])
     assert first.state == "success"
     assert alias_version(client, MODEL, CHAMPION) == "1"
@@ -54,7 +47,7 @@ def test_three_nights_promote_compare_and_block(nightly, customers, task_states)
     assert v1.tags[tag("compared_to")] == "none"
     assert task_states(first)["reject"] == "skipped"
 
-    land(customers.iloc[size : 2 * size], data_root, NIGHTS[1])
+    land(customers.iloc[size : 2 * size], data_root / "customers", NIGHTS[1])
     second = dag.test(logical_date=NIGHTS[1])
     assert second.state == "success"
     versions = client.search_model_versions(f"name='{MODEL}'")
@@ -74,7 +67,7 @@ def test_three_nights_promote_compare_and_block(nightly, customers, task_states)
     champion_before = alias_version(client, MODEL, CHAMPION)
     corrupted = customers.iloc[2 * size :].copy()
     corrupted.loc[corrupted.index[:25], "tenure_months"] = -1
-    land(corrupted, data_root, NIGHTS[2])
+    land(corrupted, data_root / "customers", NIGHTS[2])
     third = dag.test(logical_date=NIGHTS[2])
     assert third.state == "failed"
     states = task_states(third)
