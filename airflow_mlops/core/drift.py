@@ -28,13 +28,20 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
-from airflow_mlops.core.drift_history import CheckedWindow, Window, cached_frame, record_window
+from airflow_mlops.core.drift_history import (
+    CheckedWindow,
+    Window,
+    cached_frame,
+    record_window,
+    remembered_digest,
+)
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.core.io import (
     StoragePath,
     as_path,
     file_digest,
+    file_version,
     fingerprint,
     read_sample,
     read_table,
@@ -566,14 +573,18 @@ def reference_sample(
 ) -> pd.DataFrame:
     """The reference, verified against what training recorded and sampled like the windows.
 
-    Every window hashes the reference file. Bytes equal to the digest recorded at training are
-    the trained-on rows: they are sampled while read, like a window. Other bytes are read whole
+    The reference file's digest is computed when the file is new or rewritten (remembered
+    per size and modification time). Bytes equal to the digest recorded at training are the
+    trained-on rows: they are sampled while read, like a window. Other bytes are read whole
     and fail verification when their rows differ from the recorded fingerprint; otherwise
     (same rows, or nothing recorded because ``reference_uri`` was given) they are sampled.
     Samples are cached in the monitoring experiment per champion version, sampling and digest.
     """
     path = locate(reference.uri)
-    digest = file_digest(path, name=reference.uri)
+    digest = remembered_digest(
+        experiment_name, reference.uri, file_version(path),
+        lambda: file_digest(path, name=reference.uri), artifact_location,
+    )
 
     def build() -> pd.DataFrame:
         if digest == reference.digest:

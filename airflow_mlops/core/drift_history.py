@@ -18,13 +18,16 @@ decides the same way, and a backfill cannot request more retrains than the coold
 
 The same experiment caches data every window needs, such as the champion's sampled reference
 (:func:`cached_frame`), so it is parsed and verified once per champion and reference file
-contents, not once per window.
+contents, not once per window, and the digest of the reference file per file version
+(:func:`remembered_digest`), so its bytes are read again only when the file was rewritten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,10 @@ if TYPE_CHECKING:
 WINDOW_END_METRIC = "window_end"
 CACHE_MONITOR = "cache"
 CACHE_FILE = "frame.parquet"
+DIGEST_MONITOR = "file_digest"
+# A file modified this soon before it was hashed could change again within the same
+# modification time (file systems and stores keep it at coarse resolution): not remembered.
+RACY_SECONDS = 2.0
 DRIFTED_VALUES = {True: "true", False: "false", None: "error"}
 
 
@@ -281,3 +288,42 @@ def cached_frame(
         client.log_artifact(run.info.run_id, str(path))
         client.set_terminated(run.info.run_id, "FINISHED")
     return frame
+
+
+def remembered_digest(
+    experiment_name: str, location: str, version: str | None, compute: Callable[[], str],
+    artifact_location: str | None = None,
+) -> str:
+    """``compute()``'d digest of the file at ``location``, remembered per file ``version``.
+
+    ``version`` is :func:`~airflow_mlops.core.io.file_version` (size and modification time);
+    the digest is looked up under it in the monitoring experiment and computed only when the
+    file is new or was rewritten. Without a version, or for a file modified within
+    :data:`RACY_SECONDS` of being hashed, it is computed every time.
+    """
+    import mlflow
+
+    if version is None:
+        return compute()
+    client = mlflow.MlflowClient()
+    experiment_id = ensure_experiment(monitoring_experiment(experiment_name), artifact_location)
+    where = hashlib.sha256(location.encode()).hexdigest()[:16]
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{registry.tag('monitor')}` = '{DIGEST_MONITOR}' and "
+        f"tags.`{registry.tag('location_key')}` = '{where}' and "
+        f"tags.`{registry.tag('file_version')}` = '{version}'",
+        max_results=1,
+    )
+    if runs:
+        return runs[0].data.tags[registry.tag("digest")]
+    hashed_at = time.time()
+    digest = compute()
+    modified = int(version.split(":")[1]) / 1e9
+    if hashed_at - modified >= RACY_SECONDS:
+        run = client.create_run(experiment_id, run_name=f"digest {location}", tags={
+            registry.tag("monitor"): DIGEST_MONITOR, registry.tag("location_key"): where,
+            registry.tag("location"): location, registry.tag("file_version"): version,
+            registry.tag("digest"): digest})
+        client.set_terminated(run.info.run_id, "FINISHED")
+    return digest

@@ -401,6 +401,24 @@ def test_a_reference_with_its_trained_bytes_is_sampled_while_read(
     assert summary["per_column"] == expected.summary()["per_column"]
 
 
+def test_an_unchanged_reference_file_is_not_read_again_for_its_digest(
+        champion, tmp_path, window_csv, monkeypatch):
+    import os
+
+    from airflow_mlops.core import drift
+
+    _, train, make = champion
+    make()
+    os.utime(train, (train.stat().st_mtime - 60,) * 2)  # written a minute ago
+    first = monitor(tmp_path, 2, window_csv).summary
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("the reference file was hashed again")
+
+    monkeypatch.setattr(drift, "file_digest", not_again)
+    assert monitor(tmp_path, 3, window_csv).summary["per_column"] == first["per_column"]
+
+
 def test_a_given_reference_without_fingerprint_is_resampled_when_it_changes(
         champion, tmp_path, window_csv):
     client, _, make = champion

@@ -166,3 +166,69 @@ def test_decide_retrain_on_plain_records(drifted, expected):
     decision = decide_retrain(records, window=window(3), hysteresis=POLICY, requests=[])
 
     assert decision.requested is expected
+
+
+@pytest.fixture
+def digests(mlflow_session, tmp_path):
+    """remembered_digest of tmp_path/ref.csv; ``computed`` counts the real hashings."""
+    from airflow_mlops.core.drift_history import remembered_digest
+    from airflow_mlops.core.io import file_digest, file_version
+
+    path = tmp_path / "ref.csv"
+    computed = []
+
+    def digest() -> str:
+        def compute() -> str:
+            computed.append(1)
+            return file_digest(path)
+
+        return remembered_digest(EXPERIMENT, str(path), file_version(path), compute,
+                                 str(tmp_path / "artifacts"))
+
+    return path, digest, computed
+
+
+def age(path, seconds: float) -> None:
+    """Set the file's modification time ``seconds`` into the past."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_digest_is_computed_again_only_for_a_rewritten_file(digests):
+    from airflow_mlops.core.io import file_digest
+
+    path, digest, computed = digests
+    path.write_text("a,b\n1,2\n")
+    age(path, 60)
+
+    first = digest()
+    assert (first, digest(), digest()) == (file_digest(path), first, first)
+    assert len(computed) == 1
+
+    path.write_text("a,b\n1,3\n")  # same size, new bytes, new modification time
+    age(path, 30)
+    assert digest() == file_digest(path) != first
+    assert len(computed) == 2
+
+
+def test_a_file_modified_just_before_hashing_is_hashed_every_time(digests):
+    path, digest, computed = digests
+    path.write_text("a,b\n1,2\n")  # modified now: it could change again unseen
+
+    digest(), digest()
+
+    assert len(computed) == 2
+
+
+def test_a_file_without_a_version_is_hashed_every_time(mlflow_session):
+    from airflow_mlops.core.drift_history import remembered_digest
+
+    computed = []
+    for _ in range(2):
+        remembered_digest(EXPERIMENT, "s3://bucket/ref.csv", None,
+                          lambda: computed.append(1) or "d1g3st")
+
+    assert computed == [1, 1]

@@ -13,6 +13,7 @@ from airflow_mlops.core.errors import DataError
 from airflow_mlops.core.io import (
     as_path,
     file_digest,
+    file_version,
     fingerprint,
     read_sample,
     read_table,
@@ -238,6 +239,21 @@ def test_read_sample_of_missing_empty_and_rowless_parquet_files(tmp_path):
         read_sample(tmp_path / "missing.parquet", size=10, seed=0)
     with pytest.raises(DataError, match=r"zero.parquet: file is empty \(0 bytes\)"):
         read_sample(write(tmp_path / "zero.parquet", b""), size=10, seed=0)
+
+
+def test_file_version_changes_when_the_file_is_rewritten(tmp_path, small):
+    import os
+
+    path = tmp_path / "data.csv"
+    small.to_csv(path, index=False)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    first = file_version(path)
+
+    assert first == f"{path.stat().st_size}:1700000000000000000"
+    assert file_version(str(path)) == first
+    small.to_csv(path, index=False)  # same bytes, written again
+    assert file_version(path) != first
+    assert file_version(tmp_path / "gone.csv") is None
 
 
 def test_file_digest_follows_the_bytes(tmp_path, small):
