@@ -6,11 +6,14 @@ imported at start are shared by every task process instead of imported again by 
 
     AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=airflow_mlops.worker_preload.CELERY_CONFIG
 
-Airflow merges these settings over its own Celery defaults. Only the worker imports them;
-the scheduler builds the same Celery app without importing anything listed here.
+They are Airflow's own Celery settings plus Celery's ``imports``: the worker's Celery app
+takes the option's dict as its whole configuration. Only the worker imports the modules; the
+scheduler builds the same Celery app without importing anything listed here.
 """
 
 from __future__ import annotations
+
+from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 
 # What the nightly retrain template's tasks import; drift monitors add ``evidently``.
 PRELOADED_MODULES = (
@@ -30,4 +33,4 @@ PRELOADED_MODULES = (
     "great_expectations",
 )
 
-CELERY_CONFIG = {"imports": PRELOADED_MODULES}
+CELERY_CONFIG = {**DEFAULT_CELERY_CONFIG, "imports": PRELOADED_MODULES}

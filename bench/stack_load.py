@@ -62,28 +62,43 @@ def stack_pgids() -> set[int]:
     return pgids
 
 
-def stack_rss_bytes(pgids: set[int]) -> int:
-    """Resident memory of every process in the stack's process groups."""
-    total = 0
+def proportional_set_size(pid: str) -> int:
+    """A process's PSS in bytes: its private pages plus its share of pages it shares."""
+    for line in (Path("/proc") / pid / "smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def stack_memory_bytes(pgids: set[int]) -> tuple[int, int]:
+    """(RSS, PSS) summed over every process in the stack's process groups.
+
+    Summed RSS counts a page shared by forked task processes once per process; summed PSS
+    counts it once in all, split between them: the memory the stack actually holds.
+    """
+    rss = pss = 0
     page = os.sysconf("SC_PAGE_SIZE")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
+            if int(fields[2]) in pgids:
+                rss += int(fields[21]) * page  # field 24 of stat: rss in pages
+                pss += proportional_set_size(stat.parent.name)
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
             continue
-        if int(fields[2]) in pgids:
-            total += int(fields[21]) * page  # field 24 of stat: rss in pages
-    return total
+    return rss, pss
 
 
 class PeakMemory(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak, self.stopped, self.pgids = 0, threading.Event(), stack_pgids()
+        self.peak = self.peak_pss = 0
+        self.stopped, self.pgids = threading.Event(), stack_pgids()
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            self.peak = max(self.peak, stack_rss_bytes(self.pgids))
+            rss, pss = stack_memory_bytes(self.pgids)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self.stopped.wait(2)
 
 
@@ -167,6 +182,7 @@ def main() -> int:
         "promotions": promotions, "wall_minutes": round(elapsed / 60, 1),
         "dag_runs_per_minute": round(len(states) / (elapsed / 60), 2),
         "peak_stack_rss_gb": round(memory.peak / 2**30, 2),
+        "peak_stack_pss_gb": round(memory.peak_pss / 2**30, 2),
         "worker_concurrency": env["AIRFLOW__CELERY__WORKER_CONCURRENCY"],
         "problems": problems,
     }

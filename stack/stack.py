@@ -132,6 +132,9 @@ def environment(state: dict) -> dict[str, str]:
         "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sqlalchemy_url(AIRFLOW_DB),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get("STACK_WORKER_CONCURRENCY", "2"),
+        # The worker imports MLflow, scikit-learn, GX and pandas once; task processes fork
+        # from it with them loaded instead of importing them again per task.
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "airflow_mlops.worker_preload.CELERY_CONFIG",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(state["api_port"]),
         "AIRFLOW__API__WORKERS": "1",
@@ -162,6 +165,12 @@ def environment(state: dict) -> dict[str, str]:
         "STACK_ADMIN_PASSWORD": state["admin_password"],
         "STACK_DIR": str(STACK_DIR),
     }
+
+
+def started_environment() -> dict[str, str]:
+    """The environment ``up`` started the stack with (its DAG bundles included), else a new one."""
+    saved = STACK_DIR / "env.json"
+    return json.loads(saved.read_text()) if saved.exists() else environment(load_state())
 
 
 def write_env_files(env: dict[str, str]) -> None:
@@ -440,9 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.components:
             stop(name)
     elif args.action in ("restart", "start"):
-        state = load_state()
-        env = environment(state)
-        cmds = commands(state)
+        env = started_environment()
+        cmds = commands(load_state())
         for name in args.components or COMPONENTS:
             if args.action == "restart":
                 stop(name)

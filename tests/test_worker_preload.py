@@ -11,16 +11,18 @@ from airflow_mlops.worker_preload import PRELOADED_MODULES
 
 HEAVY = ("mlflow", "sklearn", "great_expectations", "pandas")
 
-# Builds Airflow's Celery app as scheduler and worker do, optionally starts a worker's
-# loader, and reports the app's settings and which heavy modules ended up imported.
+# Builds the Celery app as `airflow celery worker` (and starts its loader) or as the
+# scheduler's executor does, and reports the app's settings and the heavy modules imported.
 PROBE = """
 import json, sys
 from airflow.configuration import conf
-from airflow.providers.celery.executors.celery_executor_utils import create_celery_app
 
-app = create_celery_app(conf)
 if sys.argv[1] == "worker":
+    from airflow.providers.celery.executors.celery_executor import app
     app.loader.init_worker()
+else:
+    from airflow.providers.celery.executors.celery_executor_utils import create_celery_app
+    app = create_celery_app(conf)
 print(json.dumps({"imports": list(app.conf.imports), "broker": app.conf.broker_url,
                   "loaded": [m for m in sys.argv[2:] if m in sys.modules]}))
 """

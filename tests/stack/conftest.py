@@ -137,8 +137,15 @@ class Api:
                     raise
                 time.sleep(3)
         self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        self.delete_runs(dag_id)
+
+    def delete_runs(self, dag_id: str) -> None:
+        """Delete every run of ``dag_id``; one still running (an aborted session's) fails first."""
         for run in self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]:
-            self.delete(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}")
+            path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
+            if run["state"] not in TERMINAL:
+                self.patch(path, {"state": "failed"})
+            self.delete(path)
 
     def set_pool(self, name: str, slots: int) -> None:
         """Create pool ``name`` or change its slots (0 slots: its tasks wait, scheduled)."""
@@ -199,8 +206,7 @@ def clean_model(api, mlflow_client, stack_env):
     """No runs of the nightly DAG in flight, no registered ``churn`` model, no partitions."""
     from mlflow.exceptions import MlflowException
 
-    for run in api.get(f"/api/v2/dags/{DAG_ID}/dagRuns?limit=100")["dag_runs"]:
-        api.delete(f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}")
+    api.delete_runs(DAG_ID)
     try:
         mlflow_client.delete_registered_model(MODEL)
     except MlflowException:
