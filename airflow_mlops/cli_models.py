@@ -2,7 +2,8 @@
 
 - ``status NAME``: where each alias points, and the latest versions' decisions;
 - ``history NAME``: the alias ledger, newest move first;
-- ``rollback NAME``: champion back to previous_champion, recorded in the ledger.
+- ``rollback NAME``: champion back to previous_champion, recorded in the ledger;
+- ``trust NAME VERSION``: record the SHA-256 of a hand-registered version's reviewed files.
 
 MLflow is reached through an Airflow connection (``--conn-id``), a tracking URI
 (``--tracking-uri``), or else MLflow's own environment (``MLFLOW_TRACKING_URI``...).
@@ -126,6 +127,17 @@ def _rollback(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _trust(args: argparse.Namespace) -> int:
+    from airflow_mlops.core.fetch import trust_version
+
+    with _client(args) as client:
+        result = trust_version(client, args.model, args.version, reason=args.reason,
+                               by=getpass.getuser())
+    print(json.dumps(result, indent=2) if args.json else
+          f"model {args.model} v{args.version}: files with sha256 {result['digest']} may load")
+    return EXIT_OK
+
+
 def _short(text: str) -> str:
     return text if len(text) <= MAX_REASONS else text[: MAX_REASONS - 3] + "..."
 
@@ -140,7 +152,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_models(commands: argparse._SubParsersAction) -> None:
-    """The ``models`` command group: status, history, rollback."""
+    """The ``models`` command group: status, history, rollback, trust."""
     models = commands.add_parser("models", help="aliases, decisions and alias history of a model")
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -162,3 +174,10 @@ def add_models(commands: argparse._SubParsersAction) -> None:
     rollback.add_argument("--expected-champion", metavar="VERSION",
                           help="only if champion is still this version")
     rollback.set_defaults(handler=_rollback)
+
+    trust = actions.add_parser(
+        "trust", help="record the SHA-256 of a hand-registered version's files you reviewed")
+    _common(trust)
+    trust.add_argument("version", help="the version whose files you reviewed")
+    trust.add_argument("--reason", required=True, help="what was reviewed, for the record")
+    trust.set_defaults(handler=_trust)

@@ -1,4 +1,4 @@
-"""``airflow-mlops models status|history|rollback`` against a real MLflow store."""
+"""``airflow-mlops models status|history|rollback|trust`` against a real MLflow store."""
 
 from __future__ import annotations
 
@@ -131,3 +131,38 @@ def test_an_airflow_connection_can_name_the_store(store, mlflow_connection, caps
 def test_rollback_needs_a_reason():
     with pytest.raises(SystemExit):
         main(["models", "rollback", MODEL])
+
+
+def test_trust_records_the_digest_of_a_hand_registered_version_once(
+        mlflow_session, tracking_uri, customers, tmp_path, capsys):
+    from mlflow import MlflowClient
+
+    from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest
+    from airflow_mlops.core.training import train_challenger
+
+    version = train_challenger(
+        customers.head(200), model_name=MODEL, experiment_name="trust", target="churned",
+        features=["tenure_months", "monthly_charges"], task="classification",
+        holdout_fraction=0.3, seed=7,
+        estimator={"class": "sklearn.linear_model.LogisticRegression"},
+        lineage={"dag_id": "d", "run_id": "r", "data_fingerprint": "f"},
+        artifact_location=str(tmp_path / "artifacts"),
+    )["version"]
+    client = MlflowClient()
+    client.delete_model_version_tag(MODEL, version, registry.tag(DIGEST_TAG))
+
+    code, out, _ = run(capsys, tracking_uri, "trust", MODEL, version, "--reason", "reviewed")
+    digest = downloaded_digest(MODEL, version)
+    assert code == EXIT_OK
+    assert out == f"model churn v{version}: files with sha256 {digest} may load\n"
+    assert client.get_model_version(MODEL, version).tags[registry.tag(DIGEST_TAG)] == digest
+
+    code, out, err = run(capsys, tracking_uri, "trust", MODEL, version, "--reason", "again")
+    assert (code, out) == (EXIT_UNUSABLE, "")
+    assert err.splitlines()[-1] == (f"error: model 'churn' v{version}: a SHA-256 is already "
+                                    f"recorded for models:/churn/{version}; nothing to trust")
+
+
+def test_trust_needs_a_reason():
+    with pytest.raises(SystemExit):
+        main(["models", "trust", MODEL, "1"])

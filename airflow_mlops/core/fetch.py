@@ -5,14 +5,15 @@ download the version once, hash the downloaded files, refuse them unless the has
 one recorded on the version and their MLmodel passes
 :func:`~airflow_mlops.core.serialization.check_loadable`, and load exactly those files.
 Training records the hash of what it logged (tag ``model_sha256``); a passed smoke check
-records the hash of the files it loaded (tag ``smoke_check``).
+records the hash of the files it loaded (tag ``smoke_check``). A version with no hash recorded
+(registered by hand) is refused until someone who reviewed its files records theirs with
+:func:`trust_version` (``airflow-mlops models trust``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,9 +33,8 @@ if TYPE_CHECKING:
 
 SMOKE_TAG = "smoke_check"
 DIGEST_TAG = "model_sha256"
+TRUST_TAG = "trusted"
 PYFUNC_LOADER = "mlflow.sklearn"
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,7 @@ def downloaded_digest(model: str, version: str) -> str:
 
 
 def _check_digest(tags: dict[str, str], label: str, uri: str, digest: str) -> None:
-    """Refuse files whose SHA-256 differs from one recorded on the version.
-
-    A version without any record (registered by hand, or trained before training recorded
-    one) is left to the allow-list checks, with a warning.
-    """
+    """Refuse files whose SHA-256 differs from one recorded on the version, or has none."""
     smoke = json.loads(tags.get(registry.tag(SMOKE_TAG)) or "{}")
     recorded = {"the smoke check passed": smoke.get("digest") if smoke.get("passed") else None,
                 "training": tags.get(registry.tag(DIGEST_TAG))}
@@ -148,11 +144,53 @@ def _check_digest(tags: dict[str, str], label: str, uri: str, digest: str) -> No
             "refusing to load them"
         )
     if not any(recorded.values()):
-        log.warning(
-            "%s: no SHA-256 is recorded for %s (tag %s), so only the allow-list vouches for "
-            "its files; retrain it, or tag the digest of files you have reviewed",
-            label, uri, registry.tag(DIGEST_TAG),
+        model, version = uri.removeprefix("models:/").rsplit("/", 1)
+        raise RegistryError(
+            f"{label}: no SHA-256 is recorded for {uri} (tag {registry.tag(DIGEST_TAG)}): it "
+            "was not trained by airflow-mlops, so nothing vouches for its files; retrain it, "
+            f"or review them and run `airflow-mlops models trust {model} {version} --reason ...`"
         )
+
+
+def _check_model_files(local: Path, label: str, uri: str) -> ModelSignature | None:
+    """Check the MLmodel of downloaded files; their signature.
+
+    :raises RegistryError: see :func:`fetch_version`.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    try:
+        meta = Model.load(str(local))
+    except (OSError, ValueError, MlflowException) as exc:
+        raise RegistryError(f"{label}: MLmodel of {uri} cannot be read: {short(exc)}") from None
+    check_loadable(meta.flavors.get("sklearn", {}), label)
+    _check_pyfunc(meta.flavors, label)
+    return meta.signature
+
+
+def trust_version(client: MlflowClient, model: str, version: str, *, reason: str,
+                  by: str) -> dict:
+    """Record the SHA-256 of a version's files that ``by`` reviewed, so they can be loaded.
+
+    Only for a version with no hash recorded; its MLmodel must pass the same checks as
+    :func:`fetch_version`. The reason and reviewer are tagged (``trusted``) with the hash.
+
+    :raises RegistryError: the version does not exist, already has a recorded hash, or its
+        MLmodel fails the checks.
+    """
+    version = str(version)
+    tags = require_version(client, model, version).tags
+    label, uri = f"model '{model}' v{version}", f"models:/{model}/{version}"
+    if registry.tag(DIGEST_TAG) in tags:
+        raise RegistryError(f"{label}: a SHA-256 is already recorded for {uri}; nothing to trust")
+    with tempfile.TemporaryDirectory(prefix="airflow-mlops-trust-") as folder:
+        local = _download(model, version, Path(folder))
+        digest = folder_digest(local)
+        _check_model_files(local, label, uri)
+    record = {"by": by, "reason": reason, "digest": digest}
+    registry.set_version_tags(client, model, version, {DIGEST_TAG: digest, TRUST_TAG: record})
+    return {"model": model, "version": version, **record}
 
 
 def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) -> FetchedModel:
@@ -162,25 +200,17 @@ def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) 
     before anything in them, even the MLmodel, is read.
 
     :raises RegistryError: the version does not exist, its files differ from a recorded
-        hash, or its MLmodel is missing, asks for pickle, trusts types outside the allow-list,
-        or loads through other code than MLflow's sklearn loader or other files than its
-        model file.
+        hash or have none recorded, or its MLmodel is missing, asks for pickle, trusts types
+        outside the allow-list, or loads through other code than MLflow's sklearn loader or
+        other files than its model file.
     """
-    from mlflow.exceptions import MlflowException
-    from mlflow.models import Model
-
     tags = require_version(client, model, version).tags
     label, uri = f"model '{model}' v{version}", f"models:/{model}/{version}"
     local = _download(model, version, folder)
     digest = folder_digest(local)
     _check_digest(tags, label, uri, digest)
-    try:
-        meta = Model.load(str(local))
-    except (OSError, ValueError, MlflowException) as exc:
-        raise RegistryError(f"{label}: MLmodel of {uri} cannot be read: {short(exc)}") from None
-    check_loadable(meta.flavors.get("sklearn", {}), label)
-    _check_pyfunc(meta.flavors, label)
-    return FetchedModel(model, str(version), local, digest, meta.signature)
+    signature = _check_model_files(local, label, uri)
+    return FetchedModel(model, str(version), local, digest, signature)
 
 
 def _load(fetched: FetchedModel, loader: Callable[[str], Any]) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import json
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,11 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.errors import RegistryError
 from airflow_mlops.core.fetch import (
     DIGEST_TAG,
+    TRUST_TAG,
     downloaded_digest,
     fetch_version,
     folder_digest,
+    trust_version,
     verify_smoke_checked,
 )
 from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
@@ -111,10 +113,11 @@ def test_files_changed_since_the_smoke_check_name_both_records(store, sample, tm
 
 def test_a_version_without_a_training_digest_is_bound_by_its_smoke_check(store, sample,
                                                                           tmp_path):
-    """Trained before training recorded digests: the smoke check's record still binds it."""
+    """Only a passed smoke check's digest recorded (no training one): it still binds."""
     version = store()
-    MlflowClient().delete_model_version_tag(MODEL, version, registry.tag(DIGEST_TAG))
     smoke(sample, version)
+    MlflowClient().delete_model_version_tag(MODEL, version, registry.tag(DIGEST_TAG))
+    fetch(version, tmp_path / "untouched")
     requirements(version).write_text("evil-package==6.6.6\n")
 
     with pytest.raises(RegistryError, match=rf"v{version}: files of models:/churn/{version} "
@@ -122,20 +125,33 @@ def test_a_version_without_a_training_digest_is_bound_by_its_smoke_check(store, 
         fetch(version, tmp_path)
 
 
-def test_a_version_with_no_recorded_digest_is_fetched_on_the_allow_list_with_a_warning(
-        store, tmp_path, caplog):
-    """Registered by hand or trained before digests were recorded: only the allow-list and
-    MLmodel checks apply, and the log says so and how to fix it."""
+def test_a_version_with_no_recorded_digest_is_refused_until_trusted(store, tmp_path):
+    """Registered by hand or trained before digests were recorded: nothing vouches for its
+    files until a reviewer records their digest; then they load, and only those files."""
     version = store()
-    MlflowClient().delete_model_version_tag(MODEL, version, registry.tag(DIGEST_TAG))
+    client = MlflowClient()
+    client.delete_model_version_tag(MODEL, version, registry.tag(DIGEST_TAG))
 
-    with caplog.at_level(logging.WARNING, logger="airflow_mlops.core.fetch"):
-        fetched = fetch(version, tmp_path)
+    with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: no SHA-256 is recorded "
+                       rf"for models:/churn/{version} \(tag airflow_mlops.{DIGEST_TAG}\).*"
+                       rf"`airflow-mlops models trust churn {version} --reason ...`"):
+        fetch(version, tmp_path / "before")
 
-    assert fetched.digest == folder_digest(fetched.path)
-    assert f"model 'churn' v{version}: no SHA-256 is recorded for models:/churn/{version} " \
-           f"(tag airflow_mlops.{DIGEST_TAG})" in caplog.text
-    assert "retrain it, or tag the digest of files you have reviewed" in caplog.text
+    trusted = trust_version(client, MODEL, version, reason="reviewed the skops file", by="ana")
+    fetched = fetch(version, tmp_path / "after")
+
+    assert trusted["digest"] == fetched.digest == folder_digest(fetched.path)
+    tags = client.get_model_version(MODEL, version).tags
+    assert tags[registry.tag(DIGEST_TAG)] == fetched.digest
+    assert json.loads(tags[registry.tag(TRUST_TAG)]) == {
+        "by": "ana", "reason": "reviewed the skops file", "digest": fetched.digest}
+
+
+def test_a_version_with_a_recorded_digest_cannot_be_trusted_over_it(store):
+    version = store()
+
+    with pytest.raises(RegistryError, match=rf"v{version}: a SHA-256 is already recorded"):
+        trust_version(MlflowClient(), MODEL, version, reason="r", by="me")
 
 
 def test_a_failed_smoke_check_records_no_digest_and_the_training_one_still_binds(

@@ -4,10 +4,10 @@ Each payload writes a marker file when it is deserialized or imported; a control
 it really does so when loaded without our checks, and the test shows that our loading paths
 refuse it and the marker never appears.
 
-Two layers stand in the way. Files that differ from the SHA-256 training recorded are refused
-before anything in them is read. Tests of the second layer (the allow-list and the MLmodel
-checks) first call :func:`forge_digest`, as someone able to rewrite registry tags could, or
-register a version by hand, which records no digest.
+Two layers stand in the way. Files that differ from the SHA-256 training recorded, or have none
+recorded (registered by hand), are refused before anything in them is read. Tests of the
+second layer (the allow-list and the MLmodel checks) first call :func:`forge_digest`, as
+someone able to rewrite registry tags could.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.errors import RegistryError
 from airflow_mlops.core.evaluation import load_version
 from airflow_mlops.core.export import export_version
-from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest, fetch_version
+from airflow_mlops.core.fetch import (
+    DIGEST_TAG,
+    downloaded_digest,
+    fetch_version,
+    trust_version,
+)
 from airflow_mlops.core.quality import check_quality
 from airflow_mlops.core.scoring import score_batch
 from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
@@ -245,10 +250,16 @@ def test_a_pickled_model_with_a_payload_is_refused_and_never_unpickled(store, sa
             serialization_format="cloudpickle", pip_requirements=[],
             signature=mlflow.models.infer_signature(features),
         )
-    version = str(mlflow.register_model(info.model_uri, MODEL).version)
+    version = str(mlflow.register_model(info.model_uri, MODEL).version)  # by hand: no digest
     marker = tmp_path / "marker"
     (model_dir(version) / "model.pkl").write_bytes(pickle.dumps(PicklePayload(marker)))
 
+    with pytest.raises(SmokeCheckError, match=f"no SHA-256 is recorded for models:/churn/{version} "
+                       r"\(tag "):
+        smoke(sample, version)
+    with pytest.raises(RegistryError, match="not 'skops'; refusing to load it"):
+        trust_version(MlflowClient(), MODEL, version, reason="reviewed", by="me")
+    forge_digest(version)
     with pytest.raises(SmokeCheckError, match="serialized as 'cloudpickle', not 'skops'; "
                        r"refusing to load it \(pickle formats can run code\)"):
         smoke(sample, version)
