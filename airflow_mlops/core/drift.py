@@ -31,13 +31,14 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.drift_history import (
     CheckedWindow,
     Window,
-    cached_frame,
+    cached_sample,
     record_window,
     remembered_digest,
 )
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.core.io import (
+    Sampled,
     StoragePath,
     as_path,
     file_digest,
@@ -537,15 +538,16 @@ def monitor_drift(
                "reference": reference.uri, "current": data_uri, "window": window.to_dict()}
     result = None
     try:
-        reference_frame = reference_sample(reference, options, locate, experiment_name,
-                                           artifact_location)
+        sampled = reference_sample(reference, options, locate, experiment_name,
+                                   artifact_location)
         current = read_sample(locate(data_uri), size=options.sample_size, seed=options.seed,
                               name=data_uri)
-        columns = monitored_columns(reference_frame, current.frame, features=features,
+        columns = monitored_columns(sampled.frame, current.frame, features=features,
                                     target=target, prediction=prediction,
                                     reference_name=reference.uri, current_name=data_uri)
-        result = check_drift(reference_frame, current.frame, columns=columns, options=options,
-                             current_name=data_uri, rows_current=current.rows)
+        result = check_drift(sampled.frame, current.frame, columns=columns, options=options,
+                             current_name=data_uri, rows_reference=sampled.rows,
+                             rows_current=current.rows)
         reason = result.reason()
     except DataError as exc:
         reason = str(exc)
@@ -570,7 +572,7 @@ def monitor_drift(
 def reference_sample(
     reference: Reference, options: DriftOptions, locate: Callable[[str], StoragePath],
     experiment_name: str, artifact_location: str | None = None,
-) -> pd.DataFrame:
+) -> Sampled:
     """The reference, verified against what training recorded and sampled like the windows.
 
     The reference file's digest is computed when the file is new or rewritten (remembered
@@ -586,20 +588,20 @@ def reference_sample(
         lambda: file_digest(path, name=reference.uri), artifact_location,
     )
 
-    def build() -> pd.DataFrame:
+    def build() -> Sampled:
         if digest == reference.digest:
             return read_sample(path, size=options.sample_size, seed=options.seed,
-                               name=reference.uri).frame
+                               name=reference.uri)
         frame = read_table(path, name=reference.uri)
         verify_reference(frame, reference)
-        return sample(frame, options.sample_size, options.seed)
+        return Sampled(sample(frame, options.sample_size, options.seed), len(frame.index))
 
     if options.sample_size is None:
         return build()
     key = (f"reference/{reference.model}/v{reference.version}/"
            f"{reference.fingerprint or 'unrecorded'}/{digest}/"
            f"{options.sample_size}/{options.seed}")
-    return cached_frame(experiment_name, key, build, artifact_location)
+    return cached_sample(experiment_name, key, build, artifact_location)
 
 
 def _summary(result: DriftResult | None, reason: str, context: dict) -> dict:

@@ -17,7 +17,7 @@ All times are the windows' own (their data intervals), never the clock: a re-run
 decides the same way, and a backfill cannot request more retrains than the cooldown allows.
 
 The same experiment caches data every window needs, such as the champion's sampled reference
-(:func:`cached_frame`), so it is parsed and verified once per champion and reference file
+(:func:`cached_sample`), so it is parsed and verified once per champion and reference file
 contents, not once per window, and the digest of the reference file per file version
 (:func:`remembered_digest`), so its bytes are read again only when the file was rewritten.
 """
@@ -31,15 +31,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.failure import Verdict
+from airflow_mlops.core.io import Sampled
 from airflow_mlops.core.reports import mlflow_artifact_link
 from airflow_mlops.core.tracking import ensure_experiment
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 WINDOW_END_METRIC = "window_end"
 CACHE_MONITOR = "cache"
@@ -253,13 +251,14 @@ def mark_requested(experiment_name: str, monitor: str, window: Window) -> None:
         client.set_tag(run.info.run_id, registry.tag("retrain_requested"), "true")
 
 
-def cached_frame(
-    experiment_name: str, key: str, build: Callable[[], pd.DataFrame],
+def cached_sample(
+    experiment_name: str, key: str, build: Callable[[], Sampled],
     artifact_location: str | None = None,
-) -> pd.DataFrame:
-    """The frame stored for ``key`` in the monitoring experiment; ``build()`` on first use.
+) -> Sampled:
+    """The sample stored for ``key`` in the monitoring experiment; ``build()`` on first use.
 
-    Frames Parquet cannot hold (mixed-type columns) are built every time instead.
+    The sampled frame is an artifact, the row count it was drawn from a tag. Frames Parquet
+    cannot hold (mixed-type columns) are built every time instead.
     """
     import mlflow
     import pandas as pd
@@ -275,19 +274,22 @@ def cached_frame(
     )
     with tempfile.TemporaryDirectory(prefix="airflow-mlops-cache-") as folder:
         if runs:
-            return pd.read_parquet(client.download_artifacts(runs[0].info.run_id, CACHE_FILE,
-                                                             folder))
-        frame = build()
+            frame = pd.read_parquet(client.download_artifacts(runs[0].info.run_id, CACHE_FILE,
+                                                              folder))
+            rows = runs[0].data.tags.get(registry.tag("rows"))
+            return Sampled(frame, int(rows) if rows else len(frame.index))
+        built = build()
         path = Path(folder) / CACHE_FILE
         try:
-            frame.to_parquet(path, index=False)
+            built.frame.to_parquet(path, index=False)
         except (ArrowException, ValueError, TypeError):
-            return frame
+            return built
         run = client.create_run(experiment_id, run_name=f"cache {key}", tags={
-            registry.tag("monitor"): CACHE_MONITOR, registry.tag("cache_key"): key})
+            registry.tag("monitor"): CACHE_MONITOR, registry.tag("cache_key"): key,
+            registry.tag("rows"): str(built.rows)})
         client.log_artifact(run.info.run_id, str(path))
         client.set_terminated(run.info.run_id, "FINISHED")
-    return frame
+    return built
 
 
 def remembered_digest(

@@ -358,6 +358,20 @@ def test_the_sampled_reference_is_cached_once_per_champion_and_reference_bytes(
     assert first["per_column"] == second["per_column"]
 
 
+def test_the_reference_rows_reported_are_the_files_also_from_the_cache(
+        champion, tmp_path, window_csv):
+    client, train, make = champion
+    frames(rows=3000, seed=5)[0].to_csv(train, index=False)
+    make()
+
+    first = monitor(tmp_path, 2, window_csv).summary["rows"]
+    second = monitor(tmp_path, 3, window_csv).summary["rows"]
+
+    assert cached_samples(client) == 1
+    assert first == second
+    assert (first["reference"], first["sampled_reference"]) == (3000, 1000)
+
+
 def test_a_reference_changed_after_the_first_check_is_refused_until_restored(
         champion, tmp_path, window_csv):
     client, train, make = champion
@@ -445,7 +459,8 @@ def test_a_large_parquet_window_is_sampled_while_read_through_locate(champion, t
 
     summary = checked.summary
     assert summary["current"] == "lake://window.parquet"
-    assert summary["rows"] == {"reference": 1000, "current": 3000, "sampled_reference": 1000,
+    assert summary["rows"] == {"reference": len(pd.read_csv(train)), "current": 3000,
+                               "sampled_reference": 1000,
                                "sampled_current": 1000}
     expected = check_drift(sample(pd.read_csv(train), 1000, 3), current,
                            columns=list(current.columns),
