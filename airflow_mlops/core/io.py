@@ -239,12 +239,13 @@ def file_version(location: str | os.PathLike[str] | StoragePath) -> str | None:
     """Size and modification time of a file, as ``"<bytes>:<mtime ns>"``; None if unknown.
 
     Rewriting a file changes it (even with the same bytes), which is what makes it a cheap
-    stand-in for :func:`file_digest` between two reads of an unchanged file.
+    stand-in for :func:`file_digest` between two reads of an unchanged file. Stores that keep
+    no modification time (fsspec then reports 0) have no version.
     """
     try:
         stat = as_path(location).stat()
         mtime = getattr(stat, "st_mtime_ns", None) or int(stat.st_mtime * 1e9)
-        return f"{int(stat.st_size)}:{int(mtime)}"
+        return f"{int(stat.st_size)}:{int(mtime)}" if mtime else None
     except (OSError, AttributeError, KeyError, TypeError, ValueError, NotImplementedError):
         return None
 

@@ -256,6 +256,16 @@ def test_file_version_changes_when_the_file_is_rewritten(tmp_path, small):
     assert file_version(tmp_path / "gone.csv") is None
 
 
+def test_a_store_without_modification_times_gives_no_file_version():
+    from upath import UPath
+
+    path = UPath("memory://airflow-mlops-tests/no-mtime.csv")
+    path.write_bytes(b"a,b\n1,2\n")
+
+    assert path.stat().st_size == 8
+    assert file_version(path) is None
+
+
 def test_file_digest_follows_the_bytes(tmp_path, small):
     path = tmp_path / "data.csv"
     small.to_csv(path, index=False)
