@@ -190,16 +190,20 @@ def test_metric_the_model_cannot_produce_is_named(register, evaluate):
     assert "airflow_mlops.decision" not in MlflowClient().get_model_version(MODEL, version).tags
 
 
-def test_pickled_champion_is_not_loaded(register, evaluate, frame, tmp_path):
+def test_pickled_champion_is_not_loaded(register, evaluate, frame, tmp_path, forge_digest):
     model = LogisticRegression(max_iter=500).fit(frame[["tenure_months"]], frame["churned"])
     with mlflow.start_run(experiment_id=ensure_experiment("churn", str(tmp_path / "artifacts"))):
         info = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle",
                                         pip_requirements=["scikit-learn"])
     registry.ensure_registered_model(MlflowClient(), MODEL)
     make_champion(mlflow.register_model(info.model_uri, MODEL).version)
+    challenger = register(LOGISTIC, "run1")
 
+    with pytest.raises(RegistryError, match=r"model 'churn' v1: no SHA-256 is recorded"):
+        evaluate(challenger)
+    forge_digest(MODEL, "1")
     with pytest.raises(RegistryError, match=r"model 'churn' v1: serialized as 'cloudpickle'"):
-        evaluate(register(LOGISTIC, "run1"))
+        evaluate(challenger)
 
 
 def model_file(version: str) -> Path:
@@ -401,13 +405,14 @@ def test_challenger_that_cannot_predict_is_rejected_never_promoted(register, eva
         "airflow_mlops.decision"] == REJECT
 
 
-def test_pickled_challenger_is_rejected_unloaded(evaluate, frame, tmp_path):
+def test_pickled_challenger_is_rejected_unloaded(evaluate, frame, tmp_path, forge_digest):
     model = LogisticRegression(max_iter=500).fit(frame[FEATURES[:3]], frame["churned"])
     with mlflow.start_run(experiment_id=ensure_experiment("churn", str(tmp_path / "artifacts"))):
         info = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle",
                                         pip_requirements=["scikit-learn"])
     registry.ensure_registered_model(MlflowClient(), MODEL)
     version = mlflow.register_model(info.model_uri, MODEL).version
+    forge_digest(MODEL, version)
 
     summary = evaluate(str(version))
 

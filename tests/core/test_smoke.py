@@ -157,7 +157,7 @@ def test_a_column_of_the_wrong_type_fails_naming_it(store, sample):
     assert smoke_record(MlflowClient(), MODEL, version)["passed"] is False
 
 
-def test_a_pickled_model_is_refused_before_loading(store, sample, customers):
+def test_a_pickled_model_is_refused_before_loading(store, sample, customers, forge_digest):
     from sklearn.dummy import DummyClassifier
 
     features = customers[["tenure_months"]]
@@ -168,12 +168,13 @@ def test_a_pickled_model_is_refused_before_loading(store, sample, customers):
             signature=mlflow.models.infer_signature(features),
         )
     version = str(mlflow.register_model(info.model_uri, MODEL).version)
+    forge_digest(MODEL, version)
 
     with pytest.raises(SmokeCheckError, match="not 'skops'; refusing to load it"):
         check(sample, version)
 
 
-def test_a_model_without_signature_fails(store, sample, customers):
+def test_a_model_without_signature_fails(store, sample, customers, forge_digest):
     from sklearn.dummy import DummyClassifier
 
     with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("smoke").experiment_id):
@@ -182,6 +183,7 @@ def test_a_model_without_signature_fails(store, sample, customers):
             name="model", serialization_format="skops", pip_requirements=[],
         )
     version = str(mlflow.register_model(info.model_uri, MODEL).version)
+    forge_digest(MODEL, version)
 
     with pytest.raises(SmokeCheckError, match="has no signature"):
         check(sample, version)
