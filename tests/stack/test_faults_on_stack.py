@@ -14,16 +14,17 @@ pytestmark = pytest.mark.stack
 MODEL = "churn"
 
 
-def wait_for_state(api, run_id: str, task_id: str, state: str, timeout: float = 600) -> dict:
+def wait_for_training_run(client, run_id: str, timeout: float = 600) -> None:
+    """Poll until ``train`` of DAG run ``run_id`` has started its MLflow run: it is fitting
+    and logging, and has not registered a version yet (that takes it seconds more)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ti = api.task(run_id, task_id)
-        if ti["state"] == state:
-            return ti
-        if ti["state"] in ("success", "failed", "upstream_failed"):
-            raise AssertionError(f"{task_id} reached {ti['state']}, not {state}")
-        time.sleep(0.5)
-    raise AssertionError(f"{task_id} not {state} after {timeout:.0f}s: {api.task_states(run_id)}")
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        if experiments and client.search_runs(experiments, filter_string=(
+                f"tags.`{tag('run_id')}` = '{run_id}' and tags.`{tag('task_id')}` = 'train'")):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no MLflow run of {run_id} after {timeout:.0f}s")
 
 
 def test_worker_killed_during_training(api, clean_model, land, customers, run_id, stack_ctl):
@@ -36,8 +37,7 @@ def test_worker_killed_during_training(api, clean_model, land, customers, run_id
     land(customers.iloc[: len(customers) // 3], night)
     api.trigger(night, rid)
 
-    wait_for_state(api, rid, "train", "running")
-    time.sleep(8)  # into the fit / the MLflow logging
+    wait_for_training_run(client, rid)  # into the fit and the MLflow logging
     stack_ctl("kill", "worker")
     try:
         assert api.task(rid, "train")["state"] == "running"  # nobody knows yet
