@@ -99,6 +99,38 @@ def customers():
     return pd.read_csv(REPO / "demo" / "data" / "customers.csv")
 
 
+TRAINED_EXPERIMENT = "trained"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, customers):
+    """One MLflow store for a test module; ``store()`` trains and registers a sound version of
+    model ``churn`` (a logistic regression on 200 customers, skops, digest recorded) in
+    experiment :data:`TRAINED_EXPERIMENT`, and returns its version."""
+    from mlflow import MlflowClient
+
+    from airflow_mlops.core.tracking import TrackingTarget, ensure_experiment, tracking_session
+    from airflow_mlops.core.training import train_challenger
+
+    root = tmp_path_factory.mktemp("store")
+
+    def new_version() -> str:
+        runs = len(MlflowClient().search_model_versions("name='churn'"))
+        return train_challenger(
+            customers.head(200), model_name="churn", experiment_name=TRAINED_EXPERIMENT,
+            target="churned", task="classification", holdout_fraction=0.3, seed=7,
+            features=["tenure_months", "monthly_charges", "support_calls", "contract", "region"],
+            estimator={"class": "sklearn.linear_model.LogisticRegression"},
+            lineage={"dag_id": "nightly_retrain_churn", "run_id": f"run-{runs}",
+                     "data_fingerprint": "f"},
+            artifact_location=str(root / "artifacts"),
+        )["version"]
+
+    with tracking_session(TrackingTarget(f"sqlite:///{root / 'mlflow.db'}")):
+        ensure_experiment(TRAINED_EXPERIMENT, str(root / "artifacts"))
+        yield new_version
+
+
 @pytest.fixture(scope="session")
 def churn_suite() -> Path:
     return REPO / "expectations" / "churn.json"

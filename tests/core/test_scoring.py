@@ -15,33 +15,11 @@ from mlflow import MlflowClient
 from airflow_mlops.core.errors import DataError, PathEscapeError, RegistryError
 from airflow_mlops.core.scoring import score_batch, write_table
 from airflow_mlops.core.smoke import smoke_check
-from airflow_mlops.core.tracking import TrackingTarget, tracking_session
-from airflow_mlops.core.training import train_challenger
 
 MODEL = "churn"
 FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
 LINEAGE = {"dag_id": "nightly_retrain_churn", "run_id": "scheduled__2026-03-01"}
 SCORED_AT = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, customers):
-    """One MLflow store for the module; ``new_version()`` trains and registers a version."""
-    root = tmp_path_factory.mktemp("scoring")
-
-    def new_version() -> str:
-        runs = len(MlflowClient().search_model_versions(f"name='{MODEL}'"))
-        return train_challenger(
-            customers.head(200), model_name=MODEL, experiment_name="scoring",
-            target="churned", features=FEATURES, task="classification",
-            holdout_fraction=0.3, seed=7,
-            estimator={"class": "sklearn.linear_model.LogisticRegression"},
-            lineage={**LINEAGE, "run_id": f"run-{runs}", "data_fingerprint": "f"},
-            artifact_location=str(root / "artifacts"),
-        )["version"]
-
-    with tracking_session(TrackingTarget(f"sqlite:///{root / 'mlflow.db'}")):
-        yield new_version
 
 
 @pytest.fixture(scope="module")

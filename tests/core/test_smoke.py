@@ -21,32 +21,10 @@ from airflow_mlops.core.fetch import (
     smoke_record,
 )
 from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
-from airflow_mlops.core.tracking import TrackingTarget, tracking_session
-from airflow_mlops.core.training import train_challenger
 
 MODEL = "churn"
 FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
 LINEAGE = {"dag_id": "nightly_retrain_churn", "run_id": "scheduled__2026-03-01"}
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, customers):
-    """One MLflow store for the module; ``new_version()`` trains and registers a version."""
-    root = tmp_path_factory.mktemp("smoke")
-    frame = customers.head(200)
-
-    def new_version() -> str:
-        runs = len(MlflowClient().search_model_versions(f"name='{MODEL}'"))
-        return train_challenger(
-            frame, model_name=MODEL, experiment_name="smoke", target="churned",
-            features=FEATURES, task="classification", holdout_fraction=0.3, seed=7,
-            estimator={"class": "sklearn.linear_model.LogisticRegression"},
-            lineage={**LINEAGE, "run_id": f"run-{runs}", "data_fingerprint": "f"},
-            artifact_location=str(root / "artifacts"),
-        )["version"]
-
-    with tracking_session(TrackingTarget(f"sqlite:///{root / 'mlflow.db'}")):
-        yield new_version
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +139,7 @@ def test_a_pickled_model_is_refused_before_loading(store, sample, customers, for
     from sklearn.dummy import DummyClassifier
 
     features = customers[["tenure_months"]]
-    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("smoke").experiment_id):
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("trained").experiment_id):
         info = mlflow.sklearn.log_model(
             DummyClassifier().fit(features, customers["churned"]), name="model",
             serialization_format="cloudpickle", pip_requirements=[],
@@ -177,7 +155,7 @@ def test_a_pickled_model_is_refused_before_loading(store, sample, customers, for
 def test_a_model_without_signature_fails(store, sample, customers, forge_digest):
     from sklearn.dummy import DummyClassifier
 
-    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("smoke").experiment_id):
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("trained").experiment_id):
         info = mlflow.sklearn.log_model(
             DummyClassifier().fit(customers[["tenure_months"]], customers["churned"]),
             name="model", serialization_format="skops", pip_requirements=[],

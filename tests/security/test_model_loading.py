@@ -6,8 +6,8 @@ refuse it and the marker never appears.
 
 Two layers stand in the way. Files that differ from the SHA-256 training recorded, or have none
 recorded (registered by hand), are refused before anything in them is read. Tests of the
-second layer (the allow-list and the MLmodel checks) first call :func:`forge_digest`, as
-someone able to rewrite registry tags could.
+second layer (the allow-list and the MLmodel checks) first use the ``forge_digest`` fixture,
+as someone able to rewrite registry tags could.
 """
 
 from __future__ import annotations
@@ -35,15 +35,12 @@ from airflow_mlops.core.evaluation import load_version
 from airflow_mlops.core.export import export_version
 from airflow_mlops.core.fetch import (
     DIGEST_TAG,
-    downloaded_digest,
     fetch_version,
     trust_version,
 )
 from airflow_mlops.core.quality import check_quality
 from airflow_mlops.core.scoring import score_batch
 from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
-from airflow_mlops.core.tracking import TrackingTarget, ensure_experiment, tracking_session
-from airflow_mlops.core.training import train_challenger
 
 MODEL = "churn"
 FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
@@ -73,27 +70,6 @@ class PicklePayload:
         return open, (str(self.marker), "w")
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, customers):
-    """One MLflow store; ``new_version()`` trains and registers a sound skops version."""
-    root = tmp_path_factory.mktemp("model-loading")
-    frame = customers.head(200)
-
-    def new_version() -> str:
-        runs = len(MlflowClient().search_model_versions(f"name='{MODEL}'"))
-        return train_challenger(
-            frame, model_name=MODEL, experiment_name="loading", target="churned",
-            features=FEATURES, task="classification", holdout_fraction=0.3, seed=7,
-            estimator={"class": "sklearn.linear_model.LogisticRegression"},
-            lineage={**LINEAGE, "run_id": f"run-{runs}", "data_fingerprint": "f"},
-            artifact_location=str(root / "artifacts"),
-        )["version"]
-
-    with tracking_session(TrackingTarget(f"sqlite:///{root / 'mlflow.db'}")):
-        ensure_experiment("loading", str(root / "artifacts"))
-        yield new_version
-
-
 @pytest.fixture
 def boom(tmp_path, monkeypatch):
     """The payload module on the import path, and the marker its type writes when restored."""
@@ -119,12 +95,6 @@ def edit_mlmodel(version: str, **sklearn_flavor) -> None:
     meta = yaml.safe_load(path.read_text())
     meta["flavors"]["sklearn"].update(sklearn_flavor)
     path.write_text(yaml.safe_dump(meta))
-
-
-def forge_digest(version: str) -> None:
-    """Record the files' digest as they are now, so only the checks after the hash remain."""
-    registry.set_version_tags(MlflowClient(), MODEL, version,
-                              {DIGEST_TAG: downloaded_digest(MODEL, version)})
 
 
 def smoke(sample, version: str) -> dict:
@@ -235,7 +205,7 @@ def test_files_changed_after_training_are_refused_on_every_route_before_anything
 
 
 def test_a_pickled_model_with_a_payload_is_refused_and_never_unpickled(store, sample, tmp_path,
-                                                                       customers):
+                                                                       customers, forge_digest):
     """(b) A cloudpickle model whose file runs code when unpickled."""
     from sklearn.dummy import DummyClassifier
 
@@ -243,7 +213,7 @@ def test_a_pickled_model_with_a_payload_is_refused_and_never_unpickled(store, sa
     pickle.loads(pickle.dumps(PicklePayload(control)))
     assert control.exists()  # the payload is real
     features = customers[["tenure_months"]]
-    experiment = mlflow.get_experiment_by_name("loading").experiment_id
+    experiment = mlflow.get_experiment_by_name("trained").experiment_id
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.sklearn.log_model(
             DummyClassifier().fit(features, customers["churned"]), name="model",
@@ -259,7 +229,7 @@ def test_a_pickled_model_with_a_payload_is_refused_and_never_unpickled(store, sa
         smoke(sample, version)
     with pytest.raises(RegistryError, match="not 'skops'; refusing to load it"):
         trust_version(MlflowClient(), MODEL, version, reason="reviewed", by="me")
-    forge_digest(version)
+    forge_digest(MODEL, version)
     with pytest.raises(SmokeCheckError, match="serialized as 'cloudpickle', not 'skops'; "
                        r"refusing to load it \(pickle formats can run code\)"):
         smoke(sample, version)
@@ -289,7 +259,7 @@ def test_a_pickle_disguised_as_the_skops_file_never_runs(store, sample, tmp_path
 
 @pytest.mark.parametrize("mlmodel_trusts_it", [False, True])
 def test_a_skops_file_naming_an_untrusted_type_is_refused_before_loading(
-        store, sample, boom, mlmodel_trusts_it):
+        store, sample, boom, mlmodel_trusts_it, forge_digest):
     """(c) The skops file holds a type outside every allow-list; restoring it runs code.
 
     The digest is forged to match, so the hash check lets it through. With MLmodel untouched,
@@ -305,7 +275,7 @@ def test_a_skops_file_naming_an_untrusted_type_is_refused_before_loading(
     skops.io.dump(boom_type(str(marker)), model_dir(version) / "model.skops")
     if mlmodel_trusts_it:
         edit_mlmodel(version, skops_trusted_types=["mlops_payload.Boom"])
-    forge_digest(version)
+    forge_digest(MODEL, version)
     if mlmodel_trusts_it:
         reason = r"trusts types outside the reviewed allow-list \['mlops_payload\.Boom'\]"
     else:
@@ -320,7 +290,7 @@ def test_a_skops_file_naming_an_untrusted_type_is_refused_before_loading(
 
 
 def test_code_shipped_with_a_model_is_never_put_on_the_import_path(store, tmp_path,
-                                                                   monkeypatch):
+                                                                   monkeypatch, forge_digest):
     """MLflow puts a flavor's ``code`` folder first on ``sys.path``: any later import of a
     module of that name (matplotlib, drawn after evaluation loads the models) would run it."""
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -331,7 +301,7 @@ def test_code_shipped_with_a_model_is_never_put_on_the_import_path(store, tmp_pa
     code.mkdir()
     (code / "mlops_code_probe.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     edit_mlmodel(version, code="code")
-    forge_digest(version)
+    forge_digest(MODEL, version)
 
     with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: ships code \('code'\)"):
         load_version(MODEL, version)
@@ -439,8 +409,8 @@ def test_the_quality_check_refuses_a_champion_changed_after_its_smoke_check(
 
 @pytest.mark.parametrize("model_path", ["absolute", "../model.skops", "other.skops", None],
                          ids=["absolute", "parent", "another-file", "missing"])
-def test_a_pyfunc_model_path_other_than_the_model_file_is_refused(store, sample, tmp_path,
-                                                                  customers, model_path):
+def test_a_pyfunc_model_path_other_than_the_model_file_is_refused(
+        store, sample, tmp_path, customers, model_path, forge_digest):
     """MLflow's pyfunc loader joins ``model_path`` onto the model folder: an absolute path or
     ``..`` would serve a file the hash does not cover, here a model of another kind."""
     version = store()
@@ -448,7 +418,7 @@ def test_a_pyfunc_model_path_other_than_the_model_file_is_refused(store, sample,
     if model_path == "other.skops":
         shutil.copyfile(other, model_dir(version) / "other.skops")
     edit_pyfunc(version, model_path=str(other) if model_path == "absolute" else model_path)
-    forge_digest(version)
+    forge_digest(MODEL, version)
     named = repr(str(other) if model_path == "absolute" else model_path)
 
     reason = (rf"model 'churn' v{version}: its python_function flavor loads "
@@ -464,7 +434,7 @@ def test_a_pyfunc_model_path_other_than_the_model_file_is_refused(store, sample,
 
 
 def test_a_pyfunc_data_path_leading_to_a_pickle_is_refused_and_never_runs(store, sample,
-                                                                          tmp_path):
+                                                                          tmp_path, forge_digest):
     """MLflow's pyfunc loader hands ``data`` (joined onto the model folder) to the sklearn
     loader, which then reads *that* folder's MLmodel: a pickle elsewhere would run."""
     marker = tmp_path / "marker"
@@ -477,7 +447,7 @@ def test_a_pyfunc_data_path_leading_to_a_pickle_is_refused_and_never_runs(store,
     }}))
     version = store()
     edit_pyfunc(version, data=str(evil))
-    forge_digest(version)
+    forge_digest(MODEL, version)
     data = tmp_path / "day.csv"
     sample.drop(columns=["churned"]).to_csv(data, index=False)
 
