@@ -66,15 +66,9 @@ def format_result(result: DriftResult, summary: dict) -> str:
 def write_report(folder: str, summary: dict, result: DriftResult) -> str:
     """The HTML report and the full JSON result in ``folder``; the HTML report's location."""
     from airflow_mlops.core.drift import REPORT_FILE, report_files
-    from airflow_mlops.core.io import as_path
-    from airflow_mlops.core.paths import resolve_under
+    from airflow_mlops.core.reports import write_files
 
-    root = as_path(folder)
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in report_files(summary, result).items():
-        with resolve_under(root, name, what="report file").open("w", encoding="utf-8") as handle:
-            handle.write(text)
-    return str(root / REPORT_FILE)
+    return write_files(folder, report_files(summary, result), REPORT_FILE)
 
 
 def _drift(args: argparse.Namespace) -> int:

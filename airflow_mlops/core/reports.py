@@ -110,20 +110,28 @@ def report_files(summary: ValidationSummary, result: dict) -> dict[str, str]:
     }
 
 
-def write_reports(
-    folder: str | os.PathLike[str] | StoragePath, summary: ValidationSummary, result: dict
+def write_files(
+    folder: str | os.PathLike[str] | StoragePath, files: dict[str, str], report: str
 ) -> str:
-    """Write both files into ``folder`` (local or object storage), replacing earlier ones.
+    """Write ``files`` (name to text) into ``folder`` (local or object storage), replacing
+    earlier ones.
 
-    :return: the location of the HTML report.
-    :raises PathEscapeError: a report file in ``folder`` is a link that leads out of it.
+    :return: the location of ``report``, one of the files.
+    :raises PathEscapeError: a file in ``folder`` is a link that leads out of it.
     """
     folder = as_path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in report_files(summary, result).items():
+    for name, text in files.items():
         with resolve_under(folder, name, what="report file").open("w", encoding="utf-8") as handle:
             handle.write(text)
-    return str(folder / REPORT_FILE)
+    return str(folder / report)
+
+
+def write_reports(
+    folder: str | os.PathLike[str] | StoragePath, summary: ValidationSummary, result: dict
+) -> str:
+    """Write both files into ``folder`` (:func:`write_files`); the HTML report's location."""
+    return write_files(folder, report_files(summary, result), REPORT_FILE)
 
 
 def log_reports_to_mlflow(
