@@ -125,8 +125,8 @@ class Api:
         raise AssertionError(f"{task_id} not in {states} after {timeout:.0f}s: "
                              f"{self.task_states(run_id, dag_id)}")
 
-    def fresh_dag(self, dag_id: str, timeout: float = 180) -> None:
-        """Wait until the dag-processor has parsed ``dag_id``; unpause it, delete its runs."""
+    def unpause(self, dag_id: str, timeout: float = 180) -> None:
+        """Wait until the dag-processor has parsed ``dag_id``, then unpause it."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -137,6 +137,10 @@ class Api:
                     raise
                 time.sleep(3)
         self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def fresh_dag(self, dag_id: str, timeout: float = 180) -> None:
+        """:meth:`unpause` ``dag_id`` and delete its runs."""
+        self.unpause(dag_id, timeout)
         self.delete_runs(dag_id)
 
     def delete_runs(self, dag_id: str) -> None:
@@ -181,16 +185,7 @@ def stack_env() -> dict[str, str]:
 def api(stack_env) -> Api:
     client = Api(stack_env["STACK_API_URL"], stack_env["STACK_ADMIN_USER"],
                  stack_env["STACK_ADMIN_PASSWORD"])
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            client.get(f"/api/v2/dags/{DAG_ID}")
-            break
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(5)
-    client.patch(f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+    client.unpause(DAG_ID)
     return client
 
 
