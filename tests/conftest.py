@@ -228,3 +228,18 @@ def forge_digest():
                                   {DIGEST_TAG: downloaded_digest(model, str(version))})
 
     return forge
+
+
+@pytest.fixture
+def dag_bundle(tmp_path, monkeypatch) -> Path:
+    """``tmp_path/dags``, configured as a local DAG bundle of its own next to ``dags-folder``:
+    ``dag.test()`` runs a DAG only from a file in a configured bundle."""
+    local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
+        {"name": "dags-folder", "classpath": local, "kwargs": {}},
+        {"name": f"tests-{tmp_path.name}", "classpath": local,
+         "kwargs": {"path": str(folder), "refresh_interval": 0}},
+    ]))
+    return folder

@@ -46,17 +46,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def loop(airflow_db, mlflow_connection, churn_suite, tmp_path, monkeypatch):
+def loop(airflow_db, mlflow_connection, churn_suite, tmp_path, dag_bundle):
     """make(name, **overrides): the retrain and monitor DAGs of a model config in a bundle."""
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
-        {"name": "dags-folder", "kwargs": {},
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle"},
-        {"name": "drift-retrain-tests",
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(folder), "refresh_interval": 0}},
-    ]))
+    folder = dag_bundle
 
     def make(name: str, **overrides):
         config = {

@@ -14,7 +14,6 @@ dag.test() waits.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import runpy
 import threading
 import time
@@ -42,18 +41,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def retrain(airflow_db, mlflow_connection, tmp_path, monkeypatch, customers):
+def retrain(airflow_db, mlflow_connection, tmp_path, dag_bundle, monkeypatch, customers):
     """make(dag_id, **promotion): the template's DAG with promotion changes, one night landed."""
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    bundles = [
-        {"name": "dags-folder",
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-        {"name": "airflow-mlops-promotion-tests",
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(folder), "refresh_interval": 0}},
-    ]
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    folder = dag_bundle
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))
     partition = tmp_path / "data" / "customers" / f"ds={NIGHT:%Y-%m-%d}" / "customers.csv"
     partition.parent.mkdir(parents=True)

@@ -65,18 +65,9 @@ class Run:
 
 
 @pytest.fixture
-def run_dag(airflow_db, tmp_path, monkeypatch):
+def run_dag(airflow_db, tmp_path, dag_bundle, monkeypatch):
     """Write a one-operator DAG file into a tmp bundle and run it once with dag.test()."""
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    bundles = [
-        {"name": "dags-folder",
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-        {"name": "airflow-mlops-tests",
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(folder), "refresh_interval": 0}},
-    ]
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    folder = dag_bundle
     monkeypatch.setenv("AIRFLOW__MLOPS__RESULTS_BASE_URI", str(tmp_path / "results"))
 
     def run(dag_id: str, **kwargs) -> Run:

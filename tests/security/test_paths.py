@@ -4,7 +4,6 @@ their folders (real DAG runs with dag.test() on SQLite Airflow, real GX)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import runpy
 import textwrap
 from pathlib import Path
@@ -49,17 +48,9 @@ def jail(tmp_path, customers) -> Path:
 
 
 @pytest.fixture
-def run_validation(airflow_db, jail, churn_suite, tmp_path, monkeypatch):
+def run_validation(airflow_db, jail, churn_suite, dag_bundle):
     """Run the one-task DAG once with ``run_conf``; return the run and the task's try count."""
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
-        {"name": "dags-folder", "classpath":
-         "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-        {"name": "security-paths", "classpath":
-         "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(folder), "refresh_interval": 0}},
-    ]))
+    folder = dag_bundle
 
     def run(dag_id: str, conf: dict):
         path = folder / f"{dag_id}.py"

@@ -48,7 +48,7 @@ with DAG("security_masking_probe", schedule=None, start_date=dt.datetime(2026, 1
 
 @pytest.mark.e2e
 def test_connection_password_is_masked_in_the_task_log(airflow_db, tracking_uri, monkeypatch,
-                                                        capfd, tmp_path):
+                                                        capfd, dag_bundle):
     """Resolving the MLflow connection registers its password with the secrets masker.
 
     ``dag.test()`` prints task output without the worker's redacting log pipeline, so this
@@ -57,15 +57,8 @@ def test_connection_password_is_masked_in_the_task_log(airflow_db, tracking_uri,
     """
     import runpy
 
-    folder = tmp_path / "probe_dags"
-    folder.mkdir()
+    folder = dag_bundle
     (folder / "security_probe.py").write_text(PROBE_DAG)
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
-        {"name": "dags-folder", "classpath":
-         "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-        {"name": "security-probe", "classpath":
-         "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {"path": str(folder)}},
-    ]))
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({
         "conn_type": "mlflow", "host": tracking_uri, "login": "svc", "password": SECRET}))
     dag = runpy.run_path(str(folder / "security_probe.py"))["dag"]

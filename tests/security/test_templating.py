@@ -9,7 +9,6 @@ literal string (rendered again, ``{{ 7*7 }}`` would become ``49``, a folder that
 from __future__ import annotations
 
 import datetime as dt
-import json
 import runpy
 import textwrap
 
@@ -45,20 +44,12 @@ PAYLOADS = [
 
 
 @pytest.fixture
-def run_probe(airflow_db, churn_suite, tmp_path, monkeypatch):
+def run_probe(airflow_db, churn_suite, tmp_path, dag_bundle):
     """Run the probe DAG once with ``run_conf``; return its run and the validate task's XCom."""
-    dags = tmp_path / "dags"
-    dags.mkdir()
+    dags = dag_bundle
     path = dags / "templating_probe.py"
     path.write_text(f"SUITE = {str(churn_suite)!r}\nRESULTS = {str(tmp_path / 'results')!r}\n"
                     + DAG_FILE)
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
-        {"name": "dags-folder", "classpath":
-         "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-        {"name": "security-templating", "classpath":
-         "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(dags), "refresh_interval": 0}},
-    ]))
 
     def run(conf: dict):
         from airflow.models.xcom import XComModel

@@ -156,22 +156,14 @@ with DAG(dag_id="deploy_on_new_champion", schedule="@daily", catchup=False,
 
 @pytest.mark.e2e
 def test_each_run_waits_for_a_version_other_than_the_last_found(
-    airflow_db, client, tmp_path, monkeypatch
+    airflow_db, client, dag_bundle
 ):
     """The README's pattern: each run waits for a version other than the last one found."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    folder = tmp_path / "dags"
-    folder.mkdir()
+    folder = dag_bundle
     (folder / "deploy.py").write_text(SENSOR_DAG)
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
-        {"name": "dags-folder", "kwargs": {},
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle"},
-        {"name": "alias-sensor-tests",
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(folder), "refresh_interval": 0}},
-    ]))
     dag = runpy.run_path(str(folder / "deploy.py"))["dag"]
 
     def run(day: int) -> tuple[str, object]:

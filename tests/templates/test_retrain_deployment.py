@@ -158,7 +158,7 @@ def serving(monkeypatch):
 
 @pytest.mark.e2e
 def test_two_nights_promote_then_reject_with_deployment(
-    airflow_db, mlflow_connection, serving, churn_suite, customers, tmp_path, monkeypatch,
+    airflow_db, mlflow_connection, serving, churn_suite, customers, tmp_path, dag_bundle,
     task_states):
     import pandas as pd
     from mlflow import MlflowClient
@@ -167,15 +167,7 @@ def test_two_nights_promote_then_reject_with_deployment(
     from airflow_mlops.core.fetch import smoke_record
     from airflow_mlops.core.registry import CHAMPION, alias_version
 
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
-        {"name": "dags-folder", "kwargs": {},
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle"},
-        {"name": "retrain-deployment-tests",
-         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(folder), "refresh_interval": 0}},
-    ]))
+    folder = dag_bundle
     config = {
         **CONFIG,
         "data_uri": f"{tmp_path}/data/ds={{{{ ds }}}}/customers.csv",
