@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.failure import Verdict
-from airflow_mlops.core.io import Sampled
+from airflow_mlops.core.io import FileVersion, Sampled
 from airflow_mlops.core.reports import mlflow_artifact_link
 from airflow_mlops.core.tracking import ensure_experiment
 
@@ -293,12 +293,12 @@ def cached_sample(
 
 
 def remembered_digest(
-    experiment_name: str, location: str, version: str | None, compute: Callable[[], str],
+    experiment_name: str, location: str, version: FileVersion | None, compute: Callable[[], str],
     artifact_location: str | None = None,
 ) -> str:
     """``compute()``'d digest of the file at ``location``, remembered per file ``version``.
 
-    ``version`` is :func:`~airflow_mlops.core.io.file_version` (size and modification time);
+    ``version`` is the file's :func:`~airflow_mlops.core.io.file_version`;
     the digest is looked up under it in the monitoring experiment and computed only when the
     file is new or was rewritten. Without a version, or for a file modified within
     :data:`RACY_SECONDS` of being hashed, it is computed every time.
@@ -321,11 +321,10 @@ def remembered_digest(
         return runs[0].data.tags[registry.tag("digest")]
     hashed_at = time.time()
     digest = compute()
-    modified = int(version.split(":")[1]) / 1e9
-    if hashed_at - modified >= RACY_SECONDS:
+    if hashed_at - version.mtime_ns / 1e9 >= RACY_SECONDS:
         run = client.create_run(experiment_id, run_name=f"digest {location}", tags={
             registry.tag("monitor"): DIGEST_MONITOR, registry.tag("location_key"): where,
-            registry.tag("location"): location, registry.tag("file_version"): version,
+            registry.tag("location"): location, registry.tag("file_version"): str(version),
             registry.tag("digest"): digest})
         client.set_terminated(run.info.run_id, "FINISHED")
     return digest

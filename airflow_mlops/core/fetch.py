@@ -131,8 +131,9 @@ def downloaded_digest(model: str, version: str) -> str:
         return folder_digest(_download(model, str(version), Path(folder)))
 
 
-def _check_digest(tags: dict[str, str], label: str, uri: str, digest: str) -> None:
+def _check_digest(tags: dict[str, str], model: str, version: str, digest: str) -> None:
     """Refuse files whose SHA-256 differs from one recorded on the version, or has none."""
+    label, uri = f"model '{model}' v{version}", f"models:/{model}/{version}"
     smoke = json.loads(tags.get(registry.tag(SMOKE_TAG)) or "{}")
     recorded = {"the smoke check passed": smoke.get("digest") if smoke.get("passed") else None,
                 "training": tags.get(registry.tag(DIGEST_TAG))}
@@ -144,7 +145,6 @@ def _check_digest(tags: dict[str, str], label: str, uri: str, digest: str) -> No
             "refusing to load them"
         )
     if not any(recorded.values()):
-        model, version = uri.removeprefix("models:/").rsplit("/", 1)
         raise RegistryError(
             f"{label}: no SHA-256 is recorded for {uri} (tag {registry.tag(DIGEST_TAG)}): it "
             "was not trained by airflow-mlops, so nothing vouches for its files; retrain it, "
@@ -208,7 +208,7 @@ def fetch_version(client: MlflowClient, model: str, version: str, folder: Path) 
     label, uri = f"model '{model}' v{version}", f"models:/{model}/{version}"
     local = _download(model, version, folder)
     digest = folder_digest(local)
-    _check_digest(tags, label, uri, digest)
+    _check_digest(tags, model, version, digest)
     signature = _check_model_files(local, label, uri)
     return FetchedModel(model, str(version), local, digest, signature)
 

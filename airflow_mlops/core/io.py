@@ -235,8 +235,18 @@ def _parquet_sample(handle: IO[bytes], size: int, seed: int) -> tuple[pa.Table, 
     return pa.concat_tables(pieces), rows
 
 
-def file_version(location: str | os.PathLike[str] | StoragePath) -> str | None:
-    """Size and modification time of a file, as ``"<bytes>:<mtime ns>"``; None if unknown.
+class FileVersion(NamedTuple):
+    """A file's size and modification time: rewriting the file changes them."""
+
+    size: int
+    mtime_ns: int
+
+    def __str__(self) -> str:
+        return f"{self.size}:{self.mtime_ns}"
+
+
+def file_version(location: str | os.PathLike[str] | StoragePath) -> FileVersion | None:
+    """The file's :class:`FileVersion`; None if unknown.
 
     Rewriting a file changes it (even with the same bytes), which is what makes it a cheap
     stand-in for :func:`file_digest` between two reads of an unchanged file. Stores that keep
@@ -245,7 +255,7 @@ def file_version(location: str | os.PathLike[str] | StoragePath) -> str | None:
     try:
         stat = as_path(location).stat()
         mtime = getattr(stat, "st_mtime_ns", None) or int(stat.st_mtime * 1e9)
-        return f"{int(stat.st_size)}:{int(mtime)}" if mtime else None
+        return FileVersion(int(stat.st_size), int(mtime)) if mtime else None
     except (OSError, AttributeError, KeyError, TypeError, ValueError, NotImplementedError):
         return None
 

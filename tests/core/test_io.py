@@ -249,7 +249,8 @@ def test_file_version_changes_when_the_file_is_rewritten(tmp_path, small):
     os.utime(path, (1_700_000_000, 1_700_000_000))
     first = file_version(path)
 
-    assert first == f"{path.stat().st_size}:1700000000000000000"
+    assert first == (path.stat().st_size, 1_700_000_000_000_000_000)
+    assert str(first) == f"{path.stat().st_size}:1700000000000000000"
     assert file_version(str(path)) == first
     small.to_csv(path, index=False)  # same bytes, written again
     assert file_version(path) != first
