@@ -166,3 +166,10 @@ def test_trust_records_the_digest_of_a_hand_registered_version_once(
 def test_trust_needs_a_reason():
     with pytest.raises(SystemExit):
         main(["models", "trust", MODEL, "1"])
+
+
+def test_trust_of_an_unknown_version(store, tracking_uri, capsys):
+    code, out, err = run(capsys, tracking_uri, "trust", MODEL, "99", "--reason", "reviewed")
+
+    assert (code, out) == (EXIT_UNUSABLE, "")
+    assert err.splitlines()[-1] == "error: model 'churn' v99: no such version in the registry"
