@@ -19,7 +19,10 @@ nightly data partitions, logs, pids, and ``stack.json``/``env.sh`` that say how 
 Processes: ``mlflow server`` (PostgreSQL backend store, proxied artifact store), and Airflow's
 api-server (1 worker), scheduler, dag-processor, triggerer and one Celery worker
 (concurrency ``STACK_WORKER_CONCURRENCY``, default 2). Each runs in its own session so that
-``down`` stops it and its children by process-group id, nothing else.
+``down`` stops it and its children by process-group id, nothing else, and under
+``stack.py supervise``, which starts it again when it exits on its own, as systemd's
+``Restart=always`` or a Kubernetes pod would: Airflow's scheduler and dag-processor exit when
+their metadata DB connection drops mid-query and count on that.
 
 The scheduler does not create cron runs (``[scheduler] use_job_schedule = False``,
 ``STACK_USE_JOB_SCHEDULE=true`` to change it): the stack runs exactly the DAG runs you
@@ -57,6 +60,10 @@ ADMIN = "admin"
 TEST_DAGS = REPO / "tests" / "stack" / "dags"
 # Order of start; stop goes in reverse.
 COMPONENTS = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer", "worker")
+# A supervised component that keeps dying within STEADY_SECONDS is started again after 2, 4,
+# 8 ... seconds, and given up after GIVE_UP_AFTER such exits in a row.
+STEADY_SECONDS = 60
+GIVE_UP_AFTER = 5
 
 
 def log(message: str) -> None:
@@ -256,11 +263,28 @@ def start(name: str, command: list[str], env: dict[str, str]) -> None:
     (STACK_DIR / "logs").mkdir(parents=True, exist_ok=True)
     (STACK_DIR / "pids").mkdir(parents=True, exist_ok=True)
     out = open(STACK_DIR / "logs" / f"{name}.log", "ab")
-    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out,
+    supervised = [sys.executable, str(Path(__file__).resolve()), "supervise", name, *command]
+    proc = subprocess.Popen(supervised, env={**os.environ, **env}, stdout=out,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, cwd=STACK_DIR)
     pid_file(name).write_text(str(proc.pid))
     log(f"started {name} (pid {proc.pid}), log .stack/logs/{name}.log")
+
+
+def supervise(name: str, command: list[str]) -> int:
+    """Run a component, and again whenever it exits (SIGTERM from ``stop`` ends us too)."""
+    quick_exits = 0
+    while True:
+        started = time.monotonic()
+        code = subprocess.call(command)
+        ran = time.monotonic() - started
+        quick_exits = quick_exits + 1 if ran < STEADY_SECONDS else 0
+        if quick_exits >= GIVE_UP_AFTER:
+            log(f"{name} exited {quick_exits} times in a row within {STEADY_SECONDS}s; giving up")
+            return code or 1
+        delay = 2 ** max(quick_exits, 1)
+        log(f"{name} exited with code {code} after {ran:.0f}s; starting it again in {delay}s")
+        time.sleep(delay)
 
 
 def stop(name: str, timeout: float = 30) -> None:
@@ -426,6 +450,9 @@ def purge() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["supervise"]:
+        return supervise(argv[1], argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down", "status", "purge", "restart", "kill",
                                            "start", "stop"])
