@@ -72,17 +72,18 @@ def write_report(folder: str, summary: dict, result: DriftResult) -> str:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from airflow_mlops.core.drift import check_drift, monitored_columns
+    from airflow_mlops.core.drift import check_drift, monitored_columns, window_columns
     from airflow_mlops.core.io import read_sample
 
     options, roles = drift_settings(args.config)
-    reference, current = (read_sample(path, size=options.sample_size, seed=options.seed)
-                          for path in (args.reference, args.current))
-    columns = monitored_columns(reference.frame, current.frame, **roles,
+    reference = read_sample(args.reference, size=options.sample_size, seed=options.seed)
+    current = read_sample(args.current, size=options.sample_size, seed=options.seed,
+                          columns=window_columns(reference.columns, **roles))
+    columns = monitored_columns(reference.columns, current.columns, **roles,
                                 reference_name=args.reference, current_name=args.current)
     result = check_drift(reference.frame, current.frame, columns=columns, options=options,
                          current_name=args.current, rows_reference=reference.rows,
-                         rows_current=current.rows)
+                         rows_current=current.rows, current_columns=current.columns)
     summary = result.summary(reference=args.reference, current=args.current)
     if args.report:
         summary["report"] = write_report(args.report, summary, result)

@@ -16,6 +16,12 @@ construction, one of them barely), on the same in-memory rows:
   the file's size and modification time and loads the cached sample; both sample the current
   window while reading it (row group by row group) and log the reports.
 
+With ``--unmonitored N`` both windows also have N numerical columns the model's config does
+not monitor (wide data): ``direct``, ``ours`` and ``sampled`` get the 20 monitored columns
+only, ``e2e`` gets the files with every column and the 20 as the configured features, so it
+shows what the unmonitored columns cost the operator (a window is read with the monitored
+columns only; a new champion's reference is read whole once, then cached).
+
 Times are wall seconds, with CPU seconds of this process next to them (other work on the
 machine inflates wall time, not CPU time). Evidently's import (about 11 s here) and its
 first-run set-up are paid on a small window before timing. Verdicts are compared with the
@@ -23,6 +29,7 @@ known truth and, where the full check ran, the sampled verdicts with the full-da
 
     .venv/bin/python bench/drift.py                      # 1e5 and 1e6 rows, every variant
     .venv/bin/python bench/drift.py --rows 1e7 --only sampled,e2e
+    .venv/bin/python bench/drift.py --rows 1e6 --only e2e --unmonitored 180
 """
 
 from __future__ import annotations
@@ -54,10 +61,12 @@ DRIFT = {
     "cat_1": ("probabilities", np.array([0.1, 0.15, 0.2, 0.25, 0.3])),
 }
 VARIANTS = ("direct", "ours", "sampled", "e2e")
+MONITORED = [f"num_{i:02}" for i in range(NUMERICAL)] + [f"cat_{i}" for i in range(CATEGORICAL)]
 
 
-def window(rows: int, seed: int, current: bool) -> pd.DataFrame:
-    """A seeded synthetic window; ``current`` applies :data:`DRIFT`."""
+def window(rows: int, seed: int, current: bool, unmonitored: int = 0) -> pd.DataFrame:
+    """A seeded synthetic window; ``current`` applies :data:`DRIFT`; plus ``unmonitored``
+    columns outside :data:`MONITORED`."""
     rng = np.random.default_rng(seed)
     columns = {}
     for i in range(NUMERICAL):
@@ -71,6 +80,8 @@ def window(rows: int, seed: int, current: bool) -> pd.DataFrame:
             None, PROBABILITIES)
         codes = rng.choice(len(LEVELS), size=rows, p=probabilities)
         columns[name] = LEVELS.take(codes)  # shares five str objects: small at 1e7 rows
+    for i in range(unmonitored):
+        columns[f"extra_{i:03}"] = rng.normal(0.0, 1.0, rows)
     return pd.DataFrame(columns)
 
 
@@ -150,7 +161,7 @@ def end_to_end(folder: Path, reference: pd.DataFrame, current: pd.DataFrame) -> 
             checked, wall, cpu = timed(lambda start=start: monitor_drift(
                 model_name="bench", experiment_name="bench", data_uri=str(current_path),
                 window=Window(start, start + dt.timedelta(days=1)), target=None,
-                features=None, options=DriftOptions(sample_size=100_000, seed=0),
+                features=MONITORED, options=DriftOptions(sample_size=100_000, seed=0),
                 policy=FailurePolicy(on_failure="warn"), lineage={},
                 artifact_location=str(store) + "-artifacts",
             ))
@@ -164,6 +175,8 @@ def measure(variant: str, reference: pd.DataFrame, current: pd.DataFrame, folder
     """(name, verdicts, wall s, CPU s) rows of one variant."""
     if variant == "e2e":
         return end_to_end(folder, reference, current)
+    if len(reference.columns) > len(MONITORED):
+        reference, current = reference[MONITORED], current[MONITORED]
     if variant == "direct":
         return [(variant, *timed(lambda: direct(reference, current)))]
     size = 100_000 if variant == "sampled" else None
@@ -187,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"comma-separated subset of {', '.join(VARIANTS)}")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per variant; the one with the least CPU time is shown")
+    parser.add_argument("--unmonitored", type=int, default=0,
+                        help="numerical columns in both windows that are not monitored")
     args = parser.parse_args(argv)
     truth = {f"num_{i:02}": f"num_{i:02}" in DRIFT for i in range(NUMERICAL)} | {
         f"cat_{i}": f"cat_{i}" in DRIFT for i in range(CATEGORICAL)}
@@ -196,13 +211,14 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"# {dt.date.today()}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, pandas {pd.__version__}, "
-          f"best of {args.repeat}")
+          f"best of {args.repeat}, {args.unmonitored} unmonitored columns")
     print("| rows | variant | wall s | cpu s | vs direct (wall/cpu) | agrees with truth "
           "| agrees with full |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
         for rows in map(int, args.rows):
-            reference, current = window(rows, 1, False), window(rows, 2, True)
+            reference = window(rows, 1, False, args.unmonitored)
+            current = window(rows, 2, True, args.unmonitored)
             variants = args.only.split(",")
             runs = [[row for variant in variants
                      for row in measure(variant, reference, current, Path(tmp))]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -290,9 +290,18 @@ def report_files(summary: dict, result: DriftResult | None) -> dict[str, str]:
             REPORT_FILE: _with_banner(result, summary)}
 
 
+def window_columns(
+    reference: Sequence[str], *, features: list[str] | None, target: str | None,
+    prediction: str | None = None,
+) -> list[str]:
+    """The columns a window is read with: the features, target and prediction."""
+    extras = [c for c in (target, prediction) if c]
+    return _features(reference, features, extras) + extras
+
+
 def monitored_columns(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
+    reference: Sequence[str],
+    current: Sequence[str],
     *,
     features: list[str] | None,
     target: str | None,
@@ -300,22 +309,26 @@ def monitored_columns(
     reference_name: str = "reference",
     current_name: str = "current window",
 ) -> list[str]:
-    """The features, plus target and prediction where both data sets have them.
+    """Of the ``reference``'s and ``current``'s columns: the features, plus target and
+    prediction where both data sets have them.
 
     :raises DataError: a feature is missing from either data set (each named).
     """
-    extras = {c for c in (target, prediction) if c}
-    wanted = list(features or [c for c in reference.columns if c not in extras])
-    for name, frame in ((reference_name, reference), (current_name, current)):
-        missing = [c for c in wanted if c not in frame.columns]
+    extras = [c for c in (target, prediction) if c]
+    wanted = _features(reference, features, extras)
+    for name, columns in ((reference_name, reference), (current_name, current)):
+        missing = [c for c in wanted if c not in columns]
         if missing:
             raise DataError(
                 f"{name}: feature column(s) {', '.join(missing)} missing; it has "
-                f"{', '.join(map(str, frame.columns))}"
+                f"{', '.join(map(str, columns))}"
             )
-    both = [c for c in (target, prediction)
-            if c and c in reference.columns and c in current.columns]
-    return wanted + both
+    return wanted + [c for c in extras if c in reference and c in current]
+
+
+def _features(reference: Sequence[str], features: list[str] | None, extras: list[str]) -> list[str]:
+    """The configured features; by default the reference's columns but target and prediction."""
+    return list(features or [c for c in reference if c not in extras])
 
 
 def sample(frame: pd.DataFrame, size: int | None, seed: int) -> pd.DataFrame:
@@ -466,11 +479,13 @@ def check_drift(
     current_name: str = "current window",
     rows_reference: int | None = None,
     rows_current: int | None = None,
+    current_columns: Sequence[str] | None = None,
 ) -> DriftResult:
     """Compare ``columns`` of the current window with the reference.
 
     Either frame may already be a sample (:func:`~airflow_mlops.core.io.read_sample`);
-    ``rows_reference`` and ``rows_current`` then count the rows it was drawn from.
+    ``rows_reference`` and ``rows_current`` then count the rows it was drawn from. When the
+    current frame holds only some of the window's columns, ``current_columns`` names all.
 
     :raises DataError: the current window has no rows, or Evidently cannot compare them.
     :raises ConfigError: a configured method does not fit a column's kind.
@@ -498,7 +513,8 @@ def check_drift(
         rows_current=len(current.index) if rows_current is None else rows_current,
         sampled_reference=len(ref.index),
         sampled_current=len(cur.index),
-        added_columns=[str(c) for c in current.columns if c not in reference.columns],
+        added_columns=[str(c) for c in (current_columns or current.columns)
+                       if c not in reference.columns],
         unmonitored=unmonitored,
         evidently=evidently,
         html=html,
@@ -540,14 +556,17 @@ def monitor_drift(
     try:
         sampled = reference_sample(reference, options, locate, experiment_name,
                                    artifact_location)
-        current = read_sample(locate(data_uri), size=options.sample_size, seed=options.seed,
-                              name=data_uri)
-        columns = monitored_columns(sampled.frame, current.frame, features=features,
+        current = read_sample(
+            locate(data_uri), size=options.sample_size, seed=options.seed, name=data_uri,
+            columns=window_columns(sampled.frame.columns, features=features, target=target,
+                                   prediction=prediction),
+        )
+        columns = monitored_columns(sampled.frame.columns, current.columns, features=features,
                                     target=target, prediction=prediction,
                                     reference_name=reference.uri, current_name=data_uri)
         result = check_drift(sampled.frame, current.frame, columns=columns, options=options,
                              current_name=data_uri, rows_reference=sampled.rows,
-                             rows_current=current.rows)
+                             rows_current=current.rows, current_columns=current.columns)
         reason = result.reason()
     except DataError as exc:
         reason = str(exc)
@@ -594,7 +613,8 @@ def reference_sample(
                                name=reference.uri)
         frame = read_table(path, name=reference.uri)
         verify_reference(frame, reference)
-        return Sampled(sample(frame, options.sample_size, options.seed), len(frame.index))
+        return Sampled(sample(frame, options.sample_size, options.seed), len(frame.index),
+                       list(frame.columns))
 
     if options.sample_size is None:
         return build()

@@ -277,7 +277,7 @@ def cached_sample(
             frame = pd.read_parquet(client.download_artifacts(runs[0].info.run_id, CACHE_FILE,
                                                               folder))
             rows = runs[0].data.tags.get(registry.tag("rows"))
-            return Sampled(frame, int(rows) if rows else len(frame.index))
+            return Sampled(frame, int(rows) if rows else len(frame.index), list(frame.columns))
         built = build()
         path = Path(folder) / CACHE_FILE
         try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlparse
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 MAX_MESSAGE = 300
@@ -87,27 +90,57 @@ def read_table(
     :param name: how errors refer to the data set; ``str(location)`` by default.
     :raises DataError: the file is missing, empty, header-only, unreadable or of another type.
     """
-    import pandas as pd
-    from pyarrow import ArrowException
-
     label = name or str(location)
     path = as_path(location)
     kind = data_format(path, label)
+    with _reading(path, label, kind) as handle:
+        frame, _ = _read_csv(handle) if kind == "csv" else _read_parquet(handle)
+    return require_rows(frame, label)
+
+
+@contextmanager
+def _reading(path: StoragePath, label: str, kind: str) -> Iterator[IO[bytes]]:
+    """The data file open for reading; what goes wrong reading it is a :class:`DataError`."""
+    import pandas as pd
+    from pyarrow import ArrowException
+
     _require_file(path, label)
     try:
         with path.open("rb") as handle:
-            frame = pd.read_csv(handle) if kind == "csv" else _read_parquet(handle)
+            yield handle
     except FileNotFoundError:
         raise DataError(f"{label}: data set not found") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: file has no header and no rows") from None
     except (ValueError, OSError, pd.errors.ParserError, ArrowException) as exc:
         raise DataError(f"{label}: cannot be read as {kind.upper()}: {short(exc)}") from None
-    return require_rows(frame, label)
 
 
-def _read_parquet(handle: IO[bytes]) -> pd.DataFrame:
-    """An open Parquet file as ``pd.read_parquet`` reads it, decoded one column at a time.
+def _read_csv(
+    handle: IO[bytes], columns: Collection[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """An open CSV file's ``columns`` (all by default), and the names of all its columns."""
+    import pandas as pd
+
+    if columns is None:
+        frame = pd.read_csv(handle)
+        return frame, list(frame.columns)
+    names = list(pd.read_csv(handle, nrows=0).columns)
+    handle.seek(0)
+    return pd.read_csv(handle, usecols=_selected(names, columns)), names
+
+
+def _selected(names: list[str], columns: Collection[str]) -> list[str]:
+    """The data set's ``names`` among ``columns``; all of them when it has none of those
+    (a frame without columns would lose the row count)."""
+    return [n for n in names if n in columns] or names
+
+
+def _read_parquet(
+    handle: IO[bytes], columns: Collection[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """An open Parquet file as ``pd.read_parquet`` reads it, decoded one column at a time;
+    only ``columns`` of it when given; and the names of all its columns.
 
     ``pd.read_parquet`` decodes the whole file into Arrow before converting it, so it peaks at
     about 2.7 times the frame it returns; column by column, at the frame plus one column.
@@ -118,20 +151,25 @@ def _read_parquet(handle: IO[bytes]) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(handle)
+    names = _parquet_columns(parquet)
+    index = parquet.read(columns=[], use_pandas_metadata=True).to_pandas().index
+    frames = []
+    for name in names if columns is None else _selected(names, columns):
+        frames.append(parquet.read(columns=[name]).to_pandas())
+        pa.default_memory_pool().release_unused()
+    if not frames:
+        return pd.DataFrame(index=index), names
+    with pd.option_context("mode.copy_on_write", True):
+        frame = pd.concat(frames, axis=1)
+    frame.index = index
+    return frame, names
+
+
+def _parquet_columns(parquet: pq.ParquetFile) -> list[str]:
+    """The data columns of a Parquet file: not the index pandas stored in it."""
     metadata = parquet.schema_arrow.pandas_metadata or {}
     stored_index = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
-    index = parquet.read(columns=[], use_pandas_metadata=True).to_pandas().index
-    columns = []
-    for name in parquet.schema_arrow.names:
-        if name not in stored_index:
-            columns.append(parquet.read(columns=[name]).to_pandas())
-            pa.default_memory_pool().release_unused()
-    if not columns:
-        return pd.DataFrame(index=index)
-    with pd.option_context("mode.copy_on_write", True):
-        frame = pd.concat(columns, axis=1)
-    frame.index = index
-    return frame
+    return [n for n in parquet.schema_arrow.names if n not in stored_index]
 
 
 def require_rows(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -153,10 +191,12 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 
 class Sampled(NamedTuple):
-    """The rows :func:`sample_positions` drew from a data set, and how many rows it has."""
+    """The rows :func:`sample_positions` drew from a data set, how many rows it has, and all
+    its columns (the frame may hold only some)."""
 
     frame: pd.DataFrame
     rows: int
+    columns: list[str]
 
 
 def sample_positions(rows: int, size: int | None, seed: int) -> np.ndarray | None:
@@ -176,32 +216,29 @@ def sample_positions(rows: int, size: int | None, seed: int) -> np.ndarray | Non
 
 def read_sample(
     location: str | os.PathLike[str] | StoragePath, *, size: int | None, seed: int,
-    name: str | None = None,
+    name: str | None = None, columns: Collection[str] | None = None,
 ) -> Sampled:
     """A seeded sample of a CSV or Parquet data set: the rows :func:`sample_positions` picks.
 
     Parquet is sampled while it is read: row group by row group, only the drawn rows are kept,
     so memory holds one row group and the sample, and only the sample becomes pandas. CSV is
-    read whole, then sampled. A sampled frame has a fresh index; errors are :func:`read_table`'s.
+    read whole, then sampled. With ``columns``, only those of the data set's columns are read
+    (all of them if it has none of those). A sampled frame has a fresh index; errors are
+    :func:`read_table`'s.
     """
-    from pyarrow import ArrowException
-
     label = name or str(location)
     path = as_path(location)
-    if size is None or data_format(path, label) == "csv":
-        frame = read_table(path, name=label)
-        positions = sample_positions(len(frame.index), size, seed)
-        sampled = frame if positions is None else frame.iloc[positions].reset_index(drop=True)
-        return Sampled(sampled, len(frame.index))
-    _require_file(path, label)
-    try:
-        with path.open("rb") as handle:
-            table, rows = _parquet_sample(handle, size, seed)
-    except FileNotFoundError:
-        raise DataError(f"{label}: data set not found") from None
-    except (ValueError, OSError, ArrowException) as exc:
-        raise DataError(f"{label}: cannot be read as PARQUET: {short(exc)}") from None
-    return Sampled(require_rows(table.to_pandas(), label), rows)
+    kind = data_format(path, label)
+    with _reading(path, label, kind) as handle:
+        if kind == "parquet" and size is not None:
+            table, rows, names = _parquet_sample(handle, size, seed, columns)
+            return Sampled(require_rows(table.to_pandas(), label), rows, names)
+        read = _read_csv if kind == "csv" else _read_parquet
+        frame, names = read(handle, columns)
+    require_rows(frame, label)
+    positions = sample_positions(len(frame.index), size, seed)
+    sampled = frame if positions is None else frame.iloc[positions].reset_index(drop=True)
+    return Sampled(sampled, len(frame.index), names)
 
 
 def _require_file(path: StoragePath, label: str) -> None:
@@ -214,25 +251,31 @@ def _require_file(path: StoragePath, label: str) -> None:
         raise DataError(f"{label}: file is empty (0 bytes)")
 
 
-def _parquet_sample(handle: IO[bytes], size: int, seed: int) -> tuple[pa.Table, int]:
-    """The seeded sample of an open Parquet file as an Arrow table, and the file's row count."""
+def _parquet_sample(
+    handle: IO[bytes], size: int, seed: int, columns: Collection[str] | None = None
+) -> tuple[pa.Table, int, list[str]]:
+    """The seeded sample of an open Parquet file's ``columns`` (all by default) as an Arrow
+    table, the file's row count, and the names of all its columns."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(handle)
     rows = parquet.metadata.num_rows
+    names = _parquet_columns(parquet)
+    read = None if columns is None else _selected(names, columns)
     positions = sample_positions(rows, size, seed)
     if positions is None:
-        return parquet.read(), rows
+        return parquet.read(columns=read, use_pandas_metadata=True), rows, names
     pieces, start = [], 0
     for group in range(parquet.num_row_groups):
         count = parquet.metadata.row_group(group).num_rows
         first, last = np.searchsorted(positions, [start, start + count])
         if last > first:
-            pieces.append(parquet.read_row_group(group).take(positions[first:last] - start))
+            piece = parquet.read_row_group(group, columns=read, use_pandas_metadata=True)
+            pieces.append(piece.take(positions[first:last] - start))
         start += count
-    return pa.concat_tables(pieces), rows
+    return pa.concat_tables(pieces), rows, names
 
 
 class FileVersion(NamedTuple):

@@ -326,9 +326,9 @@ def monitor(tmp_path: Path, day: int, data_uri: str, **kwargs):
     return monitor_drift(
         model_name="churn", experiment_name="airflow-mlops/churn",
         window=Window(start, start + dt.timedelta(days=1), f"{start:%Y-%m-%d}"),
-        data_uri=data_uri, target=None, features=None,
+        data_uri=data_uri, target=None, **{"features": None, **kwargs},
         options=DriftOptions(sample_size=1000, seed=3), policy=FailurePolicy(on_failure="fail"),
-        lineage={}, artifact_location=str(tmp_path / "artifacts"), **kwargs,
+        lineage={}, artifact_location=str(tmp_path / "artifacts"),
     )
 
 
@@ -464,6 +464,30 @@ def test_a_large_parquet_window_is_sampled_while_read_through_locate(champion, t
                                "sampled_current": 1000}
     expected = check_drift(sample(pd.read_csv(train), 1000, 3), current,
                            columns=list(current.columns),
+                           options=DriftOptions(sample_size=1000, seed=3))
+    assert summary["per_column"] == expected.summary()["per_column"]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_window_is_read_with_the_monitored_columns_only(champion, tmp_path, suffix):
+    _, train, make = champion
+    make()
+    _, current = frames(rows=3000, seed=4)
+    path = tmp_path / f"window{suffix}"
+    # Unmonitored columns are not read: a changed type there is not drift, an added one is named.
+    wide = current.assign(plan=range(3000), notes="free text")
+    if suffix == ".csv":
+        wide.to_csv(path, index=False)
+    else:
+        wide.to_parquet(path, row_group_size=500)
+
+    summary = monitor(tmp_path, 2, str(path), features=["steady", "shifted"]).summary
+
+    assert list(summary["per_column"]) == ["shifted", "steady"]
+    assert summary["added_columns"] == ["notes"]
+    assert summary["rows"]["current"] == 3000
+    expected = check_drift(sample(pd.read_csv(train), 1000, 3), current,
+                           columns=["steady", "shifted"],
                            options=DriftOptions(sample_size=1000, seed=3))
     assert summary["per_column"] == expected.summary()["per_column"]
 

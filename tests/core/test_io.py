@@ -201,6 +201,39 @@ def test_read_sample_keeps_the_rows_a_full_read_would_sample(tmp_path, suffix, s
     assert digest(path) == before
 
 
+@pytest.mark.parametrize("size", [100, None])
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_read_sample_reads_only_the_asked_columns_and_names_all(tmp_path, suffix, size):
+    path = tmp_path / f"data{suffix}"
+    frame = mixed(3000)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, row_group_size=700)
+
+    sampled = read_sample(path, size=size, seed=11, columns=["n", "absent", "x"])
+
+    whole = read_sample(path, size=size, seed=11)
+    pd.testing.assert_frame_equal(sampled.frame, whole.frame[["x", "n"]])
+    assert sampled.columns == whole.columns == ["x", "plan", "n", "at"]
+    assert sampled.rows == 3000
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_read_sample_reads_all_columns_when_it_has_none_of_the_asked(tmp_path, suffix):
+    path = tmp_path / f"data{suffix}"
+    frame = mixed(300)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, row_group_size=70)
+
+    sampled = read_sample(path, size=100, seed=1, columns=["absent"])
+
+    assert list(sampled.frame.columns) == ["x", "plan", "n", "at"]
+    assert (len(sampled.frame), sampled.rows) == (100, 300)
+
+
 def test_read_sample_reads_object_storage():
     from upath import UPath
 
