@@ -169,6 +169,15 @@ def mixed(rows: int) -> pd.DataFrame:
     })
 
 
+def write_mixed(path: Path, rows: int, row_group_size: int) -> None:
+    """:func:`mixed` rows written as CSV or Parquet (by the suffix)."""
+    frame = mixed(rows)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, row_group_size=row_group_size)
+
+
 def test_sample_positions_are_seeded_sorted_and_distinct():
     first = sample_positions(10_000, 500, 7)
 
@@ -183,11 +192,7 @@ def test_sample_positions_are_seeded_sorted_and_distinct():
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_read_sample_keeps_the_rows_a_full_read_would_sample(tmp_path, suffix, size):
     path = tmp_path / f"data{suffix}"
-    frame = mixed(3000)
-    if suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, row_group_size=700)  # draws cross row-group boundaries
+    write_mixed(path, 3000, row_group_size=700)  # draws cross row-group boundaries
     before = digest(path)
 
     sampled = read_sample(str(path), size=size, seed=11)
@@ -205,11 +210,7 @@ def test_read_sample_keeps_the_rows_a_full_read_would_sample(tmp_path, suffix, s
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_read_sample_reads_only_the_asked_columns_and_names_all(tmp_path, suffix, size):
     path = tmp_path / f"data{suffix}"
-    frame = mixed(3000)
-    if suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, row_group_size=700)
+    write_mixed(path, 3000, row_group_size=700)
 
     sampled = read_sample(path, size=size, seed=11, columns=["n", "absent", "x"])
 
@@ -222,11 +223,7 @@ def test_read_sample_reads_only_the_asked_columns_and_names_all(tmp_path, suffix
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_read_sample_reads_all_columns_when_it_has_none_of_the_asked(tmp_path, suffix):
     path = tmp_path / f"data{suffix}"
-    frame = mixed(300)
-    if suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, row_group_size=70)
+    write_mixed(path, 300, row_group_size=70)
 
     sampled = read_sample(path, size=100, seed=1, columns=["absent"])
 
