@@ -21,8 +21,8 @@ api-server (1 worker), scheduler, dag-processor, triggerer and one Celery worker
 (concurrency ``STACK_WORKER_CONCURRENCY``, default 2). Each runs in its own session so that
 ``down`` stops it and its children by process-group id, nothing else, and under
 ``stack.py supervise``, which starts it again when it exits on its own, as systemd's
-``Restart=always`` or a Kubernetes pod would: Airflow's scheduler and dag-processor exit when
-their metadata DB connection drops mid-query and count on that.
+``Restart=always`` or a Kubernetes pod would: Airflow's scheduler, dag-processor and triggerer
+exit when their metadata DB connection drops mid-query and count on that.
 
 The scheduler does not create cron runs (``[scheduler] use_job_schedule = False``,
 ``STACK_USE_JOB_SCHEDULE=true`` to change it): the stack runs exactly the DAG runs you
@@ -452,6 +452,8 @@ def purge() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["supervise"]:
+        if len(argv) < 3:
+            raise SystemExit("usage: stack.py supervise NAME COMMAND [ARG ...]")
         return supervise(argv[1], argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down", "status", "purge", "restart", "kill",

@@ -558,10 +558,10 @@ def monitor_drift(
                                    artifact_location)
         current = read_sample(
             locate(data_uri), size=options.sample_size, seed=options.seed, name=data_uri,
-            columns=window_columns(sampled.frame.columns, features=features, target=target,
+            columns=window_columns(sampled.columns, features=features, target=target,
                                    prediction=prediction),
         )
-        columns = monitored_columns(sampled.frame.columns, current.columns, features=features,
+        columns = monitored_columns(sampled.columns, current.columns, features=features,
                                     target=target, prediction=prediction,
                                     reference_name=reference.uri, current_name=data_uri)
         result = check_drift(sampled.frame, current.frame, columns=columns, options=options,

@@ -33,3 +33,10 @@ def test_a_component_that_exits_is_started_again_and_a_stopped_one_is_not(tmp_pa
         os.killpg(proc.pid, signal.SIGTERM)  # what `stack.py stop` sends
     assert proc.wait(timeout=10) == -signal.SIGTERM
     assert len(runs.read_text().split()) == 2, "started again after a stop"
+
+
+def test_supervise_without_a_command_says_how_to_call_it():
+    done = subprocess.run([sys.executable, str(STACK), "supervise", "flaky"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "usage: stack.py supervise NAME COMMAND" in done.stderr
