@@ -1,0 +1,1 @@
+"""The Airflow UI plugin: the Models page and the report endpoint, on the api-server."""

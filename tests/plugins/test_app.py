@@ -1,0 +1,184 @@
+"""The plugin's app mounted on Airflow's own api-server app: content, reports and auth."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from airflow_mlops.core.reports import REPORT_FILE
+from airflow_mlops.plugins.app import STATES
+from airflow_mlops.plugins.reports import REPORTS_XCOM_KEY
+from airflow_mlops.plugins.urls import URL_PREFIX
+
+REPO = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def airflow_app(nights):
+    """Airflow's api-server app with the plugin's app mounted as on the api-server."""
+    from airflow import plugins_manager
+    from airflow.api_fastapi.app import create_app
+
+    from airflow_mlops.plugins.models_page import api_app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plugins_manager, "get_fastapi_plugins", lambda: ([api_app()], []))
+        yield create_app()
+
+
+@pytest.fixture
+def anonymous(airflow_app):
+    from fastapi.testclient import TestClient
+
+    STATES.clear()
+    return TestClient(airflow_app)
+
+
+@pytest.fixture
+def signed_in(anonymous):
+    """A client carrying a valid JWT of a simple-auth-manager viewer, as the UI's cookie."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="ada", role="viewer"))
+    anonymous.cookies.set("_token", token)
+    return anonymous
+
+
+def report_url(nights, run_id: str, task_id: str, name: str) -> str:
+    return (f"{URL_PREFIX}/api/reports?dag_id={nights.dag_id}&run_id={quote(run_id)}"
+            f"&task_id={task_id}&name={quote(name)}")
+
+
+def urls(nights) -> list[str]:
+    return [f"{URL_PREFIX}/models", f"{URL_PREFIX}/api/models",
+            report_url(nights, nights.blocked, "validate", REPORT_FILE),
+            f"{URL_PREFIX}/api/chart?model=churn&version=1"]
+
+
+def test_every_route_refuses_a_request_without_a_valid_session(anonymous, signed_in, nights):
+    from fastapi.testclient import TestClient
+
+    for url in urls(nights):
+        bare = TestClient(anonymous.app)
+        assert bare.get(url).status_code == 401, url
+        forged = bare.get(url, headers={"Authorization": "Bearer not-a-token"})
+        assert forged.status_code == 403, url
+        bare.cookies.set("_token", "eyJhbGciOiJub25lIn0.e30.")
+        assert bare.get(url).status_code == 403, url
+        # The same request with a real session is answered.
+        assert signed_in.get(url).status_code == 200, (url, signed_in.get(url).text[:300])
+
+
+def test_routes_are_read_only(signed_in, nights):
+    for url in urls(nights):
+        assert signed_in.post(url).status_code == 405, url
+        assert signed_in.delete(url).status_code == 405, url
+
+
+def test_models_show_champion_nights_and_ledger(signed_in, nights):
+    from mlflow import MlflowClient
+
+    from airflow_mlops.core.registry import CHAMPION, alias_version
+
+    (model,) = [m for m in signed_in.get(f"{URL_PREFIX}/api/models").json()["models"]
+                if m["name"] == "churn"]
+    champion = alias_version(MlflowClient(nights.tracking_uri, nights.tracking_uri), "churn",
+                             CHAMPION)
+    assert model["aliases"]["champion"] == champion
+    nights_by_run = {n["run_id"]: n for n in model["nights"]}
+    promoted, compared, blocked = (nights_by_run[r] for r in
+                                   (nights.promoted, nights.compared, nights.blocked))
+    assert promoted["outcome"] == "v1 promoted"
+    assert promoted["validation"] == "passed"
+    assert compared["outcome"] in {"v2 promoted", "v2 rejected"}
+    assert compared["reasons"], "a compared night says why"
+    assert blocked["outcome"] == "blocked: validate"
+    assert blocked["validation"].startswith("failed (")
+    moves = [(e["alias"], e["from_version"], e["to_version"]) for e in model["ledger"]]
+    assert ("champion", None, "1") in moves
+
+
+def test_page_links_each_night_to_its_dag_run(signed_in, nights):
+    response = signed_in.get(f"{URL_PREFIX}/models")
+
+    html = response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "script-src" not in response.headers["content-security-policy"]
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "champion v" in html
+    for run_id in (nights.promoted, nights.compared, nights.blocked):
+        assert f'href="/dags/{nights.dag_id}/runs/{quote(run_id, safe="")}"' in html
+    assert "v1 promoted" in html and "blocked: validate" in html
+    assert 'href="/required_actions"' in html
+
+
+def test_page_escapes_what_configs_carry(signed_in, tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(REPO / "dags" / "models" / "churn.yaml", folder / "churn.yaml")
+    (folder / "<img src=x onerror=alert(1)>.yaml").write_text("name: [not, a, name]\n")
+    monkeypatch.setenv("AIRFLOW__MLOPS__CONFIGS_FOLDER", str(folder))
+
+    html = signed_in.get(f"{URL_PREFIX}/models").text
+
+    assert "&lt;img src=x onerror=alert(1)&gt;.yaml" in html
+    assert "<img src=x" not in html
+    assert 'id="model-churn"' in html, "a broken config hides no other model"
+
+
+def test_report_is_served_sandboxed(signed_in, nights):
+    response = signed_in.get(report_url(nights, nights.blocked, "validate", REPORT_FILE))
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-security-policy"] == "sandbox"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "<h1>" in response.text and "failed" in response.text.lower()
+
+
+def test_report_names_come_from_the_task_never_from_the_request(signed_in, nights):
+    for name in ("../../../../etc/passwd", "validation_result.json/../../x", "/etc/passwd"):
+        response = signed_in.get(report_url(nights, nights.blocked, "validate", name))
+        assert response.status_code == 404, name
+    unknown_task = signed_in.get(report_url(nights, nights.blocked, "train", REPORT_FILE))
+    assert unknown_task.status_code == 404
+
+
+def test_stored_locations_outside_the_results_base_are_refused(signed_in, nights):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    inside = next(nights.results_base.rglob(REPORT_FILE))
+    reports = {
+        "inside.html": str(inside),
+        "outside.html": "/etc/passwd",
+        "climbing.html": str(nights.results_base / ".." / "mlflow.db"),
+        "artifact.html": "runs:/0123/../../secret",
+    }
+    with create_session() as session:
+        XComModel.set(REPORTS_XCOM_KEY, reports, dag_id=nights.dag_id, task_id="summary",
+                      run_id=nights.compared, session=session)
+
+    def get(name):
+        return signed_in.get(report_url(nights, nights.compared, "summary", name))
+
+    assert get("inside.html").status_code == 200  # the control: the lookup itself works
+    for name in ("outside.html", "climbing.html", "artifact.html"):
+        response = get(name)
+        assert response.status_code == 400, name
+        assert "refusing" in response.json()["detail"]
+
+
+def test_comparison_chart_comes_from_the_versions_run(signed_in):
+    response = signed_in.get(f"{URL_PREFIX}/api/chart?model=churn&version=2")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(PNG)
+    assert signed_in.get(f"{URL_PREFIX}/api/chart?model=churn&version=9").status_code == 404
+    assert signed_in.get(f"{URL_PREFIX}/api/chart?model=churn&version=../1").status_code == 422
