@@ -17,7 +17,19 @@ VENV_PY := .venv/bin/python
 demo: .venv/installed
 	$(VENV_PY) demo/run.py
 
-test: .venv/installed
+# Debian's chromium, for the browser tests of the Models page (Playwright drives it; its own
+# browser download is never used). Installed with apt when missing (CI runs as root).
+CHROMIUM ?= /usr/bin/chromium
+APT := $(shell [ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.tools/chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		$(APT) install -y --no-install-recommends chromium || \
+		{ $(APT) update && $(APT) install -y --no-install-recommends chromium; }; \
+	fi
+	@mkdir -p .tools && touch $@
+
+test: .venv/installed .tools/chromium
 	$(VENV_PY) -m pytest -m "not stack"
 
 # The production-like stack (CeleryExecutor + PostgreSQL + Redis + an MLflow server), see
@@ -30,7 +42,7 @@ stack-up: .venv/installed
 stack-down:
 	@if [ -x $(VENV_PY) ]; then $(STACK) down; fi
 
-test-stack: .venv/installed
+test-stack: .venv/installed .tools/chromium
 	STACK_TEST_DAGS=1 $(STACK) up || { $(STACK) down; exit 1; }
 	$(VENV_PY) -m pytest -m stack tests/stack; status=$$?; $(STACK) down; exit $$status
 

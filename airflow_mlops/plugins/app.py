@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 DEFAULT_CONN_ID = "mlflow_default"
 CHUNK = 1 << 16
 PAGE_POLICY = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
-               "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+               "script-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+SCRIPT = Path(__file__).parent / "static" / "page.js"
 # A report may hold any text a data set or a model carried: it must not run script in the
 # Airflow origin, nor be sniffed into another type.
 REPORT_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff",
@@ -93,9 +94,16 @@ def models_page(user: GetUserDep, session: SessionDep) -> HTMLResponse:
     """The Models page."""
     views, broken = _gather(user, session)
     root = ui_root()
-    html = page.render(views, broken, ui_root=root, api_root=f"{root}{URL_PREFIX}/api")
+    html = page.render(views, broken, ui_root=root, api_root=f"{root}{URL_PREFIX}/api",
+                       script=f"{root}{URL_PREFIX}/static/page.js")
     return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_POLICY,
                                        "Cache-Control": "private, no-store"})
+
+
+def page_script(user: GetUserDep) -> FileResponse:
+    """The page's one script: it hands links to Airflow's pages to the UI's router."""
+    return FileResponse(SCRIPT, media_type="text/javascript",
+                        headers={"X-Content-Type-Options": "nosniff"})
 
 
 def models_json(user: GetUserDep, session: SessionDep) -> JSONResponse:
@@ -210,6 +218,7 @@ def create_app() -> FastAPI:
     """The app the plugin mounts at :data:`URL_PREFIX`."""
     app = FastAPI(title="airflow-mlops", description="Models page and reports (read-only)")
     app.add_api_route("/models", models_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/static/page.js", page_script, methods=["GET"])
     app.add_api_route("/api/models", models_json, methods=["GET"])
     app.add_api_route("/api/reports", report, methods=["GET"], dependencies=[
         Depends(requires_access_dag("GET", DagAccessEntity.TASK_INSTANCE))])

@@ -38,8 +38,9 @@ class Night:
         """``passed``, ``failed (n checks)``, or the validate task's state."""
         if self.validation:
             if self.validation.get("success"):
-                return "passed"
-            return f"failed ({self.validation.get('failed', '?')} checks)"
+                return f"passed ({self.validation.get('rows', '?')} rows)"
+            failed = self.validation.get("failed", "?")
+            return f"failed ({failed} check{'' if failed == 1 else 's'})"
         return self.tasks.get("validate") or "not run"
 
     @property

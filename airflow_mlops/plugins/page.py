@@ -31,10 +31,10 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
          vertical-align: top; }
 th { color: var(--muted); font-weight: 600; background: #f8fafc; }
 td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.run { font-size: 12px; white-space: nowrap; }
 ul.reasons { margin: 0; padding-left: 16px; }
 a { color: #0369a1; text-decoration: none; } a:hover { text-decoration: underline; }
-.grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 18px; }
-.chart img { max-width: 100%; border: 1px solid var(--line); border-radius: 6px; }
+.chart img { max-width: min(100%, 760px); border: 1px solid var(--line); border-radius: 6px; }
 .muted { color: var(--muted); } .error { color: #b91c1c; white-space: pre-wrap; }
 """
 
@@ -46,7 +46,7 @@ def _text(value: object) -> str:
 
 
 def _version(value: str | None) -> str:
-    return "-" if value is None else f"v{escape(value)}"
+    return "none" if value is None else f"v{escape(value)}"
 
 
 def run_url(ui_root: str, dag_id: str, run_id: str) -> str:
@@ -82,17 +82,20 @@ def _reasons(night: Night) -> str:
 def _nights(view: ModelView, ui_root: str) -> str:
     if not view.nights:
         return '<p class="muted">No nights have run yet.</p>'
+    notes = any(n.note for n in view.nights)
     rows = "".join(
         f"<tr><td class=\"num\">{_text(f'{n.date:%Y-%m-%d}' if n.date else '')}</td>"
-        f"<td><a target=\"_top\" href=\"{escape(run_url(ui_root, n.dag_id, n.run_id))}\">"
-        f"{_text(n.run_id)}</a></td>"
-        f"<td>{_text(n.validation_verdict)}</td><td class=\"num\">{_metric(n)}</td>"
-        f"<td>{_outcome(n)}</td><td>{_reasons(n)}</td><td>{_text(n.note)}</td></tr>"
+        f"<td class=\"run\"><a data-ui "
+        f"href=\"{escape(run_url(ui_root, n.dag_id, n.run_id))}\">{_text(n.run_id)}</a></td>"
+        f"<td class=\"num\">{_text(n.validation_verdict)}</td>"
+        f"<td class=\"num\">{_metric(n)}</td>"
+        f"<td>{_outcome(n)}</td><td>{_reasons(n)}</td>"
+        f"{f'<td>{_text(n.note)}</td>' if notes else ''}</tr>"
         for n in view.nights
     )
     return ("<table><thead><tr><th>Date</th><th>DAG run</th><th>Validation</th>"
-            "<th>Challenger vs champion</th><th>Decision</th><th>Reasons</th><th>Note</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+            "<th>Challenger vs champion</th><th>Decision</th><th>Reasons</th>"
+            f"{'<th>Note</th>' if notes else ''}</tr></thead><tbody>{rows}</tbody></table>")
 
 
 def _ledger(view: ModelView, ui_root: str) -> str:
@@ -104,7 +107,8 @@ def _ledger(view: ModelView, ui_root: str) -> str:
         f"<td class=\"num\">{_version(e.from_version)} &rarr; {_version(e.to_version)}</td>"
         f"<td>{_action(e.action)}</td>"
         f"<td>{_text(e.status.lower())}</td>"
-        f"<td>{_run_link(ui_root, e.dag_id, e.dag_run_id)}</td><td>{_text(e.reason)}</td></tr>"
+        f"<td class=\"run\">{_run_link(ui_root, e.dag_id, e.dag_run_id)}</td>"
+        f"<td>{_text(e.reason)}</td></tr>"
         for e in entries
     )
     return ("<table><thead><tr><th>Time (UTC)</th><th>Alias</th><th>Move</th><th>Action</th>"
@@ -119,7 +123,7 @@ def _action(action: str) -> str:
 def _run_link(ui_root: str, dag_id: str, run_id: str) -> str:
     if not dag_id or not run_id:
         return ""
-    return (f'<a target="_top" href="{escape(run_url(ui_root, dag_id, run_id))}">'
+    return (f'<a data-ui href="{escape(run_url(ui_root, dag_id, run_id))}">'
             f"{_text(run_id)}</a>")
 
 
@@ -137,7 +141,7 @@ def _approvals(view: ModelView, ui_root: str) -> str:
     if not view.approvals:
         return ""
     items = "".join(
-        f'<li><a target="_top" href="{escape(run_url(ui_root, a.dag_id, a.run_id))}'
+        f'<li><a data-ui href="{escape(run_url(ui_root, a.dag_id, a.run_id))}'
         f'/required_actions">{_text(a.subject)}</a> '
         f'<span class="muted">asked {a.created_at:%Y-%m-%d %H:%M} UTC</span></li>'
         for a in view.approvals
@@ -151,8 +155,8 @@ def _chart(view: ModelView, api_root: str) -> str:
         return '<p class="muted">No evaluation yet.</p>'
     query = urlencode({"model": view.config.name, "version": decided["challenger_version"]})
     src = escape(f"{api_root}/chart?{query}")
-    return (f'<a href="{src}" target="_blank"><img loading="lazy" src="{src}" '
-            f'alt="comparison chart of v{_text(decided["challenger_version"])}"></a>')
+    return (f'<img loading="lazy" src="{src}" '
+            f'alt="comparison chart of v{_text(decided["challenger_version"])}">')
 
 
 def _model(view: ModelView, ui_root: str, api_root: str) -> str:
@@ -172,18 +176,19 @@ def _model(view: ModelView, ui_root: str, api_root: str) -> str:
     dag_link = f'{ui_root}/dags/{quote(view.dag_id, safe="")}'
     return (
         f'<section class="model" id="model-{escape(name)}"><div class="head">'
-        f'<h2><a target="_top" href="{escape(dag_link)}">{_text(name)}</a></h2>'
+        f'<h2><a data-ui href="{escape(dag_link)}">{_text(name)}</a></h2>'
         f'{"".join(badges)}</div>{error}{missing}{_approvals(view, ui_root)}'
         f"<h3>Last nights</h3>{_nights(view, ui_root)}"
-        f'<div class="grid"><div><h3>Alias ledger</h3>{_ledger(view, ui_root)}</div>'
-        f'<div class="chart"><h3>Latest comparison</h3>{_chart(view, api_root)}</div></div>'
+        f"<h3>Alias ledger</h3>{_ledger(view, ui_root)}"
+        f'<div class="chart"><h3>Latest comparison</h3>{_chart(view, api_root)}</div>'
         "</section>"
     )
 
 
 def render(views: list[ModelView], broken: list[BrokenConfig], *, ui_root: str,
-           api_root: str) -> str:
-    """The whole page. ``ui_root``: the Airflow UI's base path; ``api_root``: this app's."""
+           api_root: str, script: str) -> str:
+    """The whole page. ``ui_root``: the Airflow UI's base path; ``api_root``: this app's
+    API; ``script``: the URL of ``static/page.js``, which hands links to the UI's router."""
     body = "".join(_model(view, ui_root, api_root) for view in views)
     if not views:
         body = '<p class="muted">No model configs found, or none of their DAGs is yours to see.</p>'
@@ -192,9 +197,9 @@ def render(views: list[ModelView], broken: list[BrokenConfig], *, ui_root: str,
             f'<p class="error">{_text(b.path.name)}: {_text(b.error)}</p>' for b in broken)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        "<title>Models</title>"
+        f'<title>Models</title><script defer src="{escape(script)}"></script>'
         f"<style>{STYLE}</style></head><body><h1>Models</h1>"
         f'<p class="lead">Each model\'s champion, its last nights and decisions, the alias '
-        f'ledger and drift. Approvals wait in <a target="_top" href="{escape(ui_root)}'
+        f'ledger and drift. Approvals wait in <a data-ui href="{escape(ui_root)}'
         f'/required_actions">Required Actions</a>.</p>{body}</body></html>'
     )
