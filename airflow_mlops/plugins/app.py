@@ -85,9 +85,12 @@ def _conn_for(model: str) -> str:
 
 
 def _model_of(dag_id: str) -> str | None:
+    from airflow_mlops.templates.drift import DAG_ID_PREFIX as DRIFT
+    from airflow_mlops.templates.retrain import DAG_ID_PREFIX as RETRAIN
+
     configs = CONFIGS.load(overview.configs_folder())
     return next((c.name for c in configs if isinstance(c, overview.ModelConfig)
-                 and dag_id.endswith(f"_{c.name}")), None)
+                 and dag_id in (f"{RETRAIN}_{c.name}", f"{DRIFT}_{c.name}")), None)
 
 
 def models_page(user: GetUserDep, session: SessionDep) -> HTMLResponse:

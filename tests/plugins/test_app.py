@@ -94,7 +94,7 @@ def test_models_show_champion_nights_and_ledger(signed_in, nights):
     promoted, compared, blocked = (nights_by_run[r] for r in
                                    (nights.promoted, nights.compared, nights.blocked))
     assert promoted["outcome"] == "v1 promoted"
-    assert promoted["validation"] == "passed"
+    assert promoted["validation"] == "passed (1500 rows)"
     assert compared["outcome"] in {"v2 promoted", "v2 rejected"}
     assert compared["reasons"], "a compared night says why"
     assert blocked["outcome"] == "blocked: validate"
@@ -153,7 +153,9 @@ def test_stored_locations_outside_the_results_base_are_refused(signed_in, nights
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    inside = next(nights.results_base.rglob(REPORT_FILE))
+    inside = nights.results_base / "validation" / nights.dag_id / "by-hand" / "inside.html"
+    inside.parent.mkdir(parents=True, exist_ok=True)
+    inside.write_text("<h1>inside</h1>")
     reports = {
         "inside.html": str(inside),
         "outside.html": "/etc/passwd",
@@ -167,7 +169,7 @@ def test_stored_locations_outside_the_results_base_are_refused(signed_in, nights
     def get(name):
         return signed_in.get(report_url(nights, nights.compared, "summary", name))
 
-    assert get("inside.html").status_code == 200  # the control: the lookup itself works
+    assert get("inside.html").text == "<h1>inside</h1>"  # the control: the lookup works
     for name in ("outside.html", "climbing.html", "artifact.html"):
         response = get(name)
         assert response.status_code == 400, name
