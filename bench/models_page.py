@@ -3,7 +3,8 @@
 ``--models`` model configs (copies of dags/models/churn.yaml under other names) and, in a fresh
 SQLite MLflow store, each model registered with three versions, champion, previous_champion
 and challenger aliases (their moves in the alias ledger) and a checked drift window; a
-migrated SQLite Airflow metadata DB with ``--nights`` DAG runs per model. Then
+migrated SQLite Airflow metadata DB with the DAGs the factory builds from those configs
+(``airflow dags reserialize``) and ``--nights`` DAG runs per model. Then
 ``GET /mlops/models`` as a signed-in user through Airflow's own app (FastAPI TestClient, auth
 included): once with nothing cached (every model read from MLflow), then ``--repeat`` times
 within the cache's lifetime, as a person reloading the page or many people looking at it.
@@ -63,6 +64,10 @@ def prepare(root: Path, models: int, nights: int) -> None:
                                                   registry.tag("drifted"): "false",
                                                   registry.tag("champion_version"): "2"})
         client.log_metric(run.info.run_id, WINDOW_END_METRIC, 1.78e9)
+    # The DAGs themselves, as the dag-processor would store them: the page shows a model to
+    # the users the auth manager lets read its DAG.
+    subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"], check=True,
+                   capture_output=True)
     add_runs(names, nights)
 
 
@@ -117,7 +122,9 @@ def child(models: int, nights: int, repeat: int) -> dict:
         "AIRFLOW_HOME": str(root / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{root / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__MLOPS__CONFIGS_FOLDER": str(root / "models"),
+        "AIRFLOW_MLOPS_CONFIGS": str(root / "models"),
         "AIRFLOW_MLOPS_DATA_ROOT": str(root / "data"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow",

@@ -217,8 +217,16 @@ def chart(user: GetUserDep, model: Annotated[str, Query()],
     return _artifact(conn_id, uri, "comparison.png", REPORT_HEADERS)
 
 
+def _preload() -> None:
+    """Import MLflow and the config models now, not in the first request (seconds)."""
+    import mlflow  # noqa: F401
+
+    CONFIGS.load(overview.configs_folder())
+
+
 def create_app() -> FastAPI:
-    """The app the plugin mounts at :data:`URL_PREFIX`."""
+    """The app the plugin mounts at :data:`URL_PREFIX`; MLflow is imported meanwhile."""
+    threading.Thread(target=_preload, name="mlops-preload", daemon=True).start()
     app = FastAPI(title="airflow-mlops", description="Models page and reports (read-only)")
     app.add_api_route("/models", models_page, methods=["GET"], response_class=HTMLResponse)
     app.add_api_route("/static/page.js", page_script, methods=["GET"])

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 NIGHTS = 7
 SUMMARY_TASKS = ("validate", "evaluate")
 OUTCOME_TASKS = ("validate", "train", "evaluate", "approve", "smoke_check", "promote", "reject")
+# A Human-in-the-loop task waits in `awaiting_input` (Airflow 3.2+; `deferred` before).
+WAITING_FOR_A_HUMAN = ("awaiting_input", "deferred")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Night:
         version = decision.get("challenger_version")
         if tasks.get("promote") == "success":
             return f"v{version} promoted"
-        if tasks.get("approve") in {"deferred", "running", "queued", "scheduled"}:
+        if tasks.get("approve") in {*WAITING_FOR_A_HUMAN, "running", "queued", "scheduled"}:
             return f"v{version} awaiting approval"
         if tasks.get("reject") == "success":
             return f"v{version} rejected"
@@ -167,7 +169,7 @@ def pending_approvals(session: Session, dag_ids: list[str]) -> dict[str, list[Ap
                HITLDetail.subject, HITLDetail.created_at)
         .join(TaskInstance, TaskInstance.id == HITLDetail.ti_id)
         .where(TaskInstance.dag_id.in_(dag_ids), HITLDetail.responded_at.is_(None),
-               TaskInstance.state == "deferred")
+               TaskInstance.state.in_(WAITING_FOR_A_HUMAN))
         .order_by(HITLDetail.created_at.desc())
     )
     approvals: dict[str, list[Approval]] = {}

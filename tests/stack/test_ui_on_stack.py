@@ -146,6 +146,7 @@ def test_three_nights_on_the_models_page_and_behind_every_link(api, three_nights
     for rid in three_nights.values():
         assert rid in text
     assert "rejected" in text and "blocked: validate" in text
+    model.locator("img").evaluate("img => img.decode()")
     shot(page, "models-page-stack.png")
 
     followed = []
@@ -176,7 +177,7 @@ def test_a_gated_night_is_approved_from_required_actions(api, clean_model, land,
     rid = run_id("ui-gated")
     land(customers.iloc[: len(customers) // 3], day(10))
     api.trigger(day(10), rid, dag_id=GATED)
-    api.wait_task(rid, "approve", {"deferred"}, timeout=900, dag_id=GATED)
+    api.wait_task(rid, "approve", {"awaiting_input"}, timeout=900, dag_id=GATED)
 
     page.goto(f"{base}/dags/{GATED}/runs/{urllib.parse.quote(rid, safe='')}/required_actions")
     page.get_by_text("to champion?").first.click()
