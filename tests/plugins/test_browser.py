@@ -156,7 +156,7 @@ def test_models_page_from_the_nav_shows_champion_and_nights(signed_in, api_serve
 def test_report_endpoint_serves_the_report_without_script_rights(signed_in, api_server,
                                                                   nights):
     base, _ = api_server
-    page, shot = signed_in
+    page, _ = signed_in
     url = (f"{base}/mlops/api/reports?dag_id={nights.dag_id}&run_id={quote(nights.blocked)}"
            f"&task_id=validate&name={REPORT_FILE}")
 
@@ -166,7 +166,6 @@ def test_report_endpoint_serves_the_report_without_script_rights(signed_in, api_
     assert response.headers["content-security-policy"] == "sandbox"
     assert "failed" in page.locator("h1").inner_text().lower()
     assert "tenure_months" in page.content()
-    shot("validation-report.png")
     # Sandboxed: the report runs in an opaque origin, not Airflow's (where the session is).
     assert page.evaluate("window.origin") == "null"
     page.goto(base + "/mlops/models")
