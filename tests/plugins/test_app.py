@@ -184,3 +184,39 @@ def test_comparison_chart_comes_from_the_versions_run(signed_in):
     assert response.content.startswith(PNG)
     assert signed_in.get(f"{URL_PREFIX}/api/chart?model=churn&version=9").status_code == 404
     assert signed_in.get(f"{URL_PREFIX}/api/chart?model=churn&version=../1").status_code == 422
+
+
+@pytest.fixture
+def waiting_approval(nights):
+    """The compared night's ``approve`` task waiting for a human, as the HITL operator leaves
+    it: an unanswered request row and the task ``awaiting_input``; put back afterwards."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=nights.dag_id, run_id=nights.compared,
+                                                   task_id="approve").one()
+        state, ti.state = ti.state, "awaiting_input"
+        session.add(HITLDetail(ti_id=ti.id, options=["Approve", "Reject"],
+                               subject="Promote churn v2 to champion?", params={}))
+    yield
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=nights.dag_id, run_id=nights.compared,
+                                                   task_id="approve").one()
+        session.query(HITLDetail).filter_by(ti_id=ti.id).delete()
+        ti.state = state
+
+
+def test_pending_approvals_link_to_required_actions(signed_in, nights, waiting_approval):
+    html = signed_in.get(f"{URL_PREFIX}/models").text
+    (model,) = [m for m in signed_in.get(f"{URL_PREFIX}/api/models").json()["models"]
+                if m["name"] == "churn"]
+
+    run_page = f"/dags/{nights.dag_id}/runs/{quote(nights.compared, safe='')}"
+    assert f'href="{run_page}/required_actions">Promote churn v2 to champion?</a>' in html
+    assert "1 awaiting approval" in html
+    assert model["approvals"] == [{"run_id": nights.compared, "task_id": "approve",
+                                   "subject": "Promote churn v2 to champion?"}]
+    compared = next(n for n in model["nights"] if n["run_id"] == nights.compared)
+    assert compared["outcome"] == "v2 awaiting approval"
