@@ -20,6 +20,7 @@ inside :func:`check_drift`, and windows above ``sample_size`` rows are sampled w
 from __future__ import annotations
 
 import json
+import logging
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ from airflow_mlops.core.io import (
     short,
 )
 from airflow_mlops.core.paths import require_under
+from airflow_mlops.core.reports import NO_SCRIPT, policy_meta, safe_evidently_html
 from airflow_mlops.core.validation import jsonable
 
 if TYPE_CHECKING:
@@ -493,7 +495,16 @@ def _run_evidently(
             raise DataError(f"Evidently could not compare columns {', '.join(columns)}: "
                             f"{short(exc)}") from None
     result = snapshot.dict()
-    return _column_verdicts(result), result, snapshot.get_html_str(as_iframe=False)
+    return _column_verdicts(result), result, _evidently_page(snapshot)
+
+
+def _evidently_page(snapshot) -> str | None:
+    """Evidently's HTML report, unable to run script from data; None if it cannot be made so."""
+    try:
+        return safe_evidently_html(snapshot.get_html_str(as_iframe=False))
+    except ValueError as exc:
+        logging.getLogger(__name__).warning("Drift report without Evidently's part: %s", exc)
+        return None
 
 
 def _column_verdicts(result: dict) -> list[ColumnDrift]:
@@ -730,6 +741,6 @@ def _with_banner(result: DriftResult | None, summary: dict) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-            f"</title></head><body style=\"font-family:sans-serif\"><h1>{escape(title)}</h1>"
-            f"{body}</body></html>")
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"{policy_meta(NO_SCRIPT)}<title>{escape(title)}</title></head>"
+            f'<body style="font-family:sans-serif"><h1>{escape(title)}</h1>{body}</body></html>')

@@ -67,8 +67,9 @@ class DriftCheckOperator(BaseOperator):
     The reference is the data the ``champion`` version was trained on (its recorded URI,
     fingerprint and digest) or ``reference_uri``. A recorded URI is read only inside
     ``reference_roots`` or a folder of config ``[mlops] reference_roots``, and only when the
-    version records the data's fingerprint or digest, which the data must match. Monitored are the features, and the target and
-    ``prediction`` columns where both data sets have them. A window has drifted when at least
+    version records the data's fingerprint or digest, which the data must match. Monitored
+    are the features, and the target and ``prediction`` columns where both data sets have
+    them. A window has drifted when at least
     ``drift_share`` of the columns drifted. Windows above ``sample_size`` rows are sampled
     (Parquet while it is read). Data is read through ObjectStoragePath: object storage URIs
     such as ``s3://conn_id@bucket/key`` use the connection's credentials.

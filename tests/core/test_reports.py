@@ -34,7 +34,7 @@ def test_html_shows_outcome_failures_and_every_expectation(failed):
     assert page.count("<tr>") == 1 + 2 + 1 + 12  # failures head + rows, all head + rows
     assert "tenure_months" in page and "999" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "http" not in page  # self-contained: no external CSS or scripts
+    assert "http:" not in page and "https:" not in page  # no external CSS or scripts
 
 
 def test_html_of_unusable_data_shows_the_error():
