@@ -19,6 +19,7 @@ inside :func:`check_drift`, and windows above ``sample_size`` rows are sampled w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -87,6 +88,7 @@ MAX_SUMMARY_BYTES = 4096
 MAX_NEW_VALUES = 3
 MAX_TEXT = 120
 MAX_REASON = 600
+MAX_CATEGORY = 200
 # Summary keys RequestRetrainOperator reads; fit_summary never clips them.
 KEPT = frozenset({"monitor", "drifted", "champion_version", "verdict", "window"})
 RESULT_FILE = "drift_result.json"
@@ -438,15 +440,28 @@ def _check_methods(kinds: dict[str, str], options: DriftOptions) -> None:
 
 
 def _as_categories(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Categorical columns as strings (missing values stay missing), for Evidently."""
+    """Categorical columns as strings (missing values stay missing), for Evidently.
+
+    Values longer than :data:`MAX_CATEGORY` characters are cut to their start plus a digest
+    of the whole, so distinct values stay distinct while the report stays small.
+    """
     import pandas as pd
 
     frame = frame.copy(deep=False)
     for column in columns:
         values = frame[column]
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-            frame[column] = values.where(values.isna(), values.astype(str))
+            values = values.where(values.isna(), values.astype(str))
+        long = values.str.len() > MAX_CATEGORY
+        if long.any():
+            values = values.astype(object).where(~long, values[long].map(_short_category))
+        frame[column] = values
     return frame
+
+
+def _short_category(value: str) -> str:
+    digest = hashlib.sha256(value.encode()).hexdigest()[:12]
+    return f"{value[:MAX_CATEGORY - 40]}... ({len(value)} characters, {digest})"
 
 
 def _new_values(reference: pd.Series, current: pd.Series) -> str:

@@ -563,3 +563,16 @@ def test_invalid_drift_sections_name_the_field(tmp_path, drift, field, message):
         load_model_config(write_config(tmp_path, **drift))
 
     assert f"field '{field}" in str(error.value) and message in str(error.value)
+
+
+def test_long_categories_are_cut_yet_stay_distinct():
+    rng = np.random.default_rng(0)
+    long_a, long_b = "x" * 5000 + "a", "x" * 5000 + "b"
+    reference = pd.DataFrame({"note": rng.choice([long_a, "short"], ROWS)})
+    current = pd.DataFrame({"note": rng.choice([long_b, "short"], ROWS)})
+
+    result = check(reference, current)
+
+    assert result.drifted_columns == ["note"]  # a and b differ only after the cut
+    assert "x" * 5000 not in result.html
+    assert result.html.count("(5001 characters, ") >= 2
