@@ -165,7 +165,7 @@ def _allowed_location(recorded: str, roots: Sequence[str], where: str) -> str:
             return require_under(root, recorded, what="recorded training data")
         except PathEscapeError as exc:
             problems.append(str(exc))
-    allowed = ", ".join(roots) or "none: the model's data_uri has no folder before its template"
+    allowed = ", ".join(roots) or "none configured"
     raise UntrustedReferenceError(
         f"{where}: tag {registry.tag('data_uri')} names {_clip(recorded, MAX_TEXT)!r}, which is "
         f"not inside a folder a reference may be read from ({allowed}); refusing to read it"
