@@ -451,8 +451,8 @@ def _as_categories(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     for column in columns:
         values = frame[column]
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-            values = values.where(values.isna(), values.astype(str))
-        long = values.str.len() > MAX_CATEGORY
+            values = values.astype(object).where(values.isna(), values.astype(str))
+        long = (values.str.len().fillna(0) > MAX_CATEGORY).astype(bool)
         if long.any():
             values = values.astype(object).where(~long, values[long].map(_short_category))
         frame[column] = values
