@@ -576,3 +576,12 @@ def test_long_categories_are_cut_yet_stay_distinct():
     assert result.drifted_columns == ["note"]  # a and b differ only after the cut
     assert "x" * 5000 not in result.html
     assert result.html.count("(5001 characters, ") >= 2
+
+
+@pytest.mark.parametrize("dtype", ["category", "string"])
+def test_categorical_columns_of_pandas_own_dtypes_are_compared(dtype):
+    reference, current = frames()
+
+    result = check(reference[["plan"]].astype(dtype), current[["plan"]].astype(dtype))
+
+    assert verdicts(result) == {"plan": True}
