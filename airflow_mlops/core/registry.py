@@ -145,9 +145,10 @@ def rollback(
 ) -> dict:
     """Point ``champion`` back at ``previous_champion``, which takes the rolled-back version.
 
-    Their ``status`` tags become ``champion`` and ``rolled_back``. With ``expected_champion``, only if the champion is still that version. Recorded in the
-    ledger like a promotion; a re-run of the same DAG run (``lineage``) does not roll back
-    twice. Rolling back again undoes the rollback.
+    Their ``status`` tags become ``champion`` and ``rolled_back``. With
+    ``expected_champion``, only if the champion is still that version. Recorded in the ledger
+    like a promotion; a re-run of the same DAG run (``lineage``) does not roll back twice.
+    Rolling back again undoes the rollback.
     """
     entry = _own_entry(client, model, CHAMPION, ROLLBACK, lineage)
     if entry is not None and entry.done:

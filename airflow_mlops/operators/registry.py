@@ -24,9 +24,9 @@ class PromoteChallengerOperator(BaseOperator):
     compared against. The old champion gets alias ``previous_champion``; the move is written
     to the alias ledger. When another promotion moved the champion, nothing moves and the
     task fails without retrying. A rejected decision, or a version without a passed smoke
-    check of the files training recorded, is never promoted; a dry run moves nothing. Re-running the task for the same DAG
-    run moves nothing a second time. Give it a one-slot ``pool`` per model to serialise
-    promotions.
+    check of the files training recorded, is never promoted; a dry run moves nothing.
+    Re-running the task for the same DAG run moves nothing a second time. Give it a one-slot
+    ``pool`` per model to serialise promotions.
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``reasons``,
