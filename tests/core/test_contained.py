@@ -76,3 +76,56 @@ def test_a_child_past_its_time_limit_is_killed():
 def test_an_oversized_answer_is_refused():
     with pytest.raises(ChildFailed, match="sent more than 1048576 bytes"):
         call_contained(chatter, time_limit=60)
+
+
+def contained_sum() -> int:
+    return call_contained(add, 2, 3, time_limit=60)["sum"]
+
+
+def multiprocessing_sum() -> int:
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=add, args=(2, 3))
+    child.start()
+    child.join()
+    return child.exitcode
+
+
+def run_and_report(target, queue) -> None:
+    try:
+        queue.put(("returned", target()))
+    except BaseException as exc:  # report any failure to the test process
+        queue.put(("raised", f"{type(exc).__name__}: {exc}"))
+
+
+def in_a_celery_pool_process(target) -> tuple[str, object]:
+    """Run ``target`` in a daemonic billiard process, as Celery's prefork pool runs a task
+    (Airflow's task process forks from it and inherits its daemon flag); how it ended."""
+    import billiard
+
+    queue = billiard.Queue()
+    worker = billiard.Process(target=run_and_report, args=(target, queue), daemon=True)
+    worker.start()
+    outcome = queue.get(timeout=120)
+    worker.join()
+    return outcome
+
+
+def test_a_task_process_of_a_celery_worker_can_call_contained():
+    assert in_a_celery_pool_process(contained_sum) == ("returned", 5)
+    # Control: multiprocessing refuses to start a child there.
+    assert in_a_celery_pool_process(multiprocessing_sum) == (
+        "raised", "AssertionError: daemonic processes are not allowed to have children")
+
+
+def credentials_in_environment() -> list[str]:
+    return sorted(name for name in os.environ if name.startswith(("AIRFLOW", "MLFLOW_TRACKING")))
+
+
+def test_the_child_gets_no_connection_or_credential_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", "postgresql://u:p@db/x")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cret")
+
+    assert call_contained(credentials_in_environment, time_limit=60) == []
+    assert {"AIRFLOW_CONN_WAREHOUSE", "MLFLOW_TRACKING_PASSWORD"} <= set(
+        credentials_in_environment())  # control: the caller has them

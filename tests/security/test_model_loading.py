@@ -324,7 +324,9 @@ def test_models_are_deserialized_only_in_the_checked_loaders():
     listed here)."""
     loaders = {"load_model", "load", "loads", "_load_pyfunc"}
     allowed = {("core/fetch.py", "mlflow.pyfunc.load_model"),
-               ("core/fetch.py", "mlflow.sklearn.load_model")}
+               ("core/fetch.py", "mlflow.sklearn.load_model"),
+               # The smoke check's child reads the call its parent pickled, never a model.
+               ("core/contained.py", "pickle.load")}
     found = set()
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
