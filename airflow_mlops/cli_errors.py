@@ -31,8 +31,7 @@ CAUSES = (
     (re.compile(r"Connection refused"), "connection refused"),
     (re.compile(r"Name or service not known|nodename nor servname|Failed to resolve|"
                 r"Temporary failure in name resolution"), "host name not found"),
-    (re.compile(r"timed out|timeout exception", re.IGNORECASE),
-     f"no answer within {REQUEST_TIMEOUT} s"),
+    (re.compile(r"timed out|timeout exception", re.IGNORECASE), "no answer within {timeout} s"),
     (re.compile(r"too many (\d{3}) error responses|failed with error code (\d{3})"),
      "answered HTTP {status}"),
     (re.compile(r"SSLError|CERTIFICATE_VERIFY_FAILED"), "TLS handshake failed"),
@@ -52,7 +51,8 @@ def describe(exc: Exception) -> str:
         found = pattern.search(text)
         if found:
             code = next((int(g) for g in found.groups() if g), None)
-            return cause.format(status=code and _status(code))
+            timeout = os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", REQUEST_TIMEOUT)
+            return cause.format(status=code and _status(code), timeout=timeout)
     return short(exc)
 
 

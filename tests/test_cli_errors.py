@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -35,17 +36,22 @@ def closed_port() -> int:
 
 @pytest.fixture
 def refusing_server():
-    """``refusing_server(status, body)``: the URL of a server answering every request so."""
+    """``refusing_server(status, body, delay=0)``: the URL of a server answering every request
+    so, after ``delay`` seconds."""
     servers = []
 
-    def start(status: int, body: str) -> str:
+    def start(status: int, body: str, delay: float = 0) -> str:
         class Refuse(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                time.sleep(delay)
                 payload = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up
+                    pass
 
             do_POST = do_PATCH = do_DELETE = do_GET
 
@@ -53,6 +59,7 @@ def refusing_server():
                 pass
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+        server.daemon_threads = False  # server_close waits for every answer
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_port}"
@@ -94,6 +101,17 @@ def test_a_refusing_server_is_one_line_naming_it_and_its_answer(capsys, refusing
 
     assert (code, out) == (EXIT_UNUSABLE, "")
     assert err == f"error: MLflow at {uri}: {cause}\n"
+
+
+def test_a_server_that_does_not_answer_in_time_is_one_line(capsys, refusing_server,
+                                                            monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    uri = refusing_server(200, "{}", delay=3)
+
+    code, out, err = run(capsys, uri, ["status", "churn"])
+
+    assert (code, out) == (EXIT_UNUSABLE, "")
+    assert err == f"error: MLflow at {uri}: no answer within 1 s\n"
 
 
 def test_a_password_in_the_uri_is_not_printed(capsys, closed_port):
