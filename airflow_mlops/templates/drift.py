@@ -8,7 +8,6 @@ requested it (:func:`~airflow_mlops.operators.templating.requested_window_ds`).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, task
