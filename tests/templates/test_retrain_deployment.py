@@ -101,8 +101,8 @@ def test_the_deployment_section_is_optional_and_expands_variables(tmp_path, monk
 
     scoring = {"output_uri": "$AIRFLOW_MLOPS_LAKE/predictions/{{ ds }}.csv",
                "key_columns": ["id"], "data_uri": "${AIRFLOW_MLOPS_LAKE}/new/{{ ds }}.csv"}
-    path.write_text(yaml.safe_dump({**CONFIG, "deployment": {"scoring": scoring,
-                                                             "export_uri": "$AIRFLOW_MLOPS_LAKE/serving"}}))
+    deployment = {"scoring": scoring, "export_uri": "$AIRFLOW_MLOPS_LAKE/serving"}
+    path.write_text(yaml.safe_dump({**CONFIG, "deployment": deployment}))
     deployment = load_model_config(path).deployment
 
     assert deployment.scoring.output_uri == "/mnt/lake/predictions/{{ ds }}.csv"
