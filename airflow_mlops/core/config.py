@@ -621,10 +621,20 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
 
 
 def peek_name(path: str | os.PathLike) -> str | None:
-    """The model name a config file declares when valid, even if the rest of it is broken."""
+    """The model name a config file declares when valid, even if the rest of it is broken
+    (too deep, too many aliases): read from the parser's events, nothing is composed."""
     try:
-        raw, _ = _read_yaml(Path(path))
+        events = yaml.parse(_read_text(Path(path)), Loader=SafeLoader)
+        depth, key = 0, None
+        for event in events:
+            if isinstance(event, yaml.CollectionStartEvent | yaml.CollectionEndEvent):
+                depth += 1 if isinstance(event, yaml.CollectionStartEvent) else -1
+                key = None
+            elif depth == 1 and isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                if key == "name":
+                    name = getattr(event, "value", None)
+                    return name if name and re.fullmatch(NAME_PATTERN, name) else None
+                key = getattr(event, "value", None) if key is None else None
     except (OSError, yaml.YAMLError, ConfigError):
         return None
-    name = raw.get("name") if isinstance(raw, dict) else None
-    return name if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) else None
+    return None
