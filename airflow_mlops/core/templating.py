@@ -23,6 +23,7 @@ from airflow_mlops.core.errors import ConfigError
 
 VARIABLES = ("ds", "ds_nodash", "data_interval_start", "data_interval_end", "dag_id", "task_id")
 TESTS = ("defined", "undefined", "none", "string", "number")
+MAX_TEMPLATE_CHARS = 65_536  # one field's text: bounds what parsing it costs
 MAX_RENDERED_CHARS = 1_000_000  # no chain of filters may grow a field beyond this
 
 
@@ -121,12 +122,16 @@ def _node_problem(node: nodes.Node, assigned: set[str]) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def template_problem(text: str) -> str | None:
     """Why ``text`` may not be a config template, or None when it may (cached per text)."""
+    if len(text) > MAX_TEMPLATE_CHARS:
+        return f"longer than {MAX_TEMPLATE_CHARS} characters"
     if "{" not in text:
         return None
     try:
         tree = _environment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
         return f"not a valid template (template line {exc.lineno}): {exc.message}"
+    except RecursionError:
+        return "the template is nested too deeply"
     assigned = {node.target.name for node in tree.find_all(nodes.Assign)
                 if isinstance(node.target, nodes.Name)}
     pending = [tree]
