@@ -151,3 +151,27 @@ def test_rendered_config_text_is_never_rendered_again(tmp_path):
     # Negative control: the same output rendered by Airflow's environment runs the payload.
     dag.get_template_env().from_string(validate.data_uri).render(context)
     assert marker.exists()
+
+
+def test_the_error_dag_never_renders_the_config_text_it_quotes(tmp_path, monkeypatch,
+                                                              airflow_db, task_states):
+    """An error quotes the config (here an unknown field's name); config_error renders nothing."""
+    from airflow.sdk.execution_time import macros
+
+    marker = tmp_path / "marker"
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("AIRFLOW_MLOPS_CONFIGS", str(folder))
+    (folder / "churn.yaml").write_text(yaml.safe_dump({**churn_config(), payload(marker): 1}))
+    dags = runpy.run_path(str(REPO / "dags" / "nightly_retrain.py"))["dags"]
+    (broken,) = [d for d in dags if d.dag_id == "nightly_retrain_churn"]
+    message = broken.get_task("config_error").message
+    assert payload(marker) in message
+
+    run = broken.test()
+
+    assert task_states(run) == {"config_error": "failed"}
+    assert not marker.exists()
+    # Negative control: rendered as a task argument would be, the message runs the payload.
+    broken.get_template_env().from_string(message).render(macros=macros)
+    assert marker.exists()
