@@ -12,6 +12,7 @@ from airflow_mlops.core.errors import MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
 from airflow_mlops.operators.links import storage_path
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -32,7 +33,7 @@ def _alias_version(model_name: str, alias: str) -> str:
     return version
 
 
-class SmokeCheckOperator(BaseOperator):
+class SmokeCheckOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Load a model version as a consumer would and predict on a sample of real data.
 
@@ -54,6 +55,7 @@ class SmokeCheckOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("version", "data_uri")
+    config_template_fields: Sequence[str] = ("data_uri",)
 
     def __init__(
         self,
@@ -93,7 +95,7 @@ class SmokeCheckOperator(BaseOperator):
         return result
 
 
-class BatchScoreOperator(BaseOperator):
+class BatchScoreOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Score a data set with the version an alias points at, and write the predictions.
 
@@ -115,6 +117,7 @@ class BatchScoreOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "output_uri", "alias")
+    config_template_fields: Sequence[str] = ("data_uri", "output_uri")
 
     def __init__(
         self,
@@ -158,7 +161,7 @@ class BatchScoreOperator(BaseOperator):
         return result
 
 
-class ExportModelOperator(BaseOperator):
+class ExportModelOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Copy the version an alias points at to a serving folder (local or object storage).
 
@@ -174,6 +177,7 @@ class ExportModelOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("target_uri", "alias")
+    config_template_fields: Sequence[str] = ("target_uri",)
 
     def __init__(
         self,
@@ -211,7 +215,7 @@ class ExportModelOperator(BaseOperator):
         return result
 
 
-class ReloadEndpointOperator(BaseOperator):
+class ReloadEndpointOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Ask a serving endpoint to reload its model, through an Airflow HTTP connection.
 
@@ -232,6 +236,7 @@ class ReloadEndpointOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("endpoint", "payload", "headers")
+    config_template_fields: Sequence[str] = ("endpoint",)
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ from airflow_mlops.operators.links import (
     ReportLink,
     storage_path,
 )
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
@@ -60,7 +61,7 @@ def finish_check(operator: BaseOperator, context: Context, checked: CheckedWindo
     return checked.summary
 
 
-class DriftCheckOperator(BaseOperator):
+class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Compare the interval's data with the champion's training data (Evidently); act by policy.
 
@@ -102,6 +103,7 @@ class DriftCheckOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name", "reference_uri")
+    config_template_fields: Sequence[str] = ("data_uri", "reference_uri")
     operator_extra_links = (ReportLink(),)
 
     def __init__(

@@ -13,12 +13,13 @@ from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
 from airflow_mlops.operators.lineage import run_lineage
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class EvaluateChallengerOperator(BaseOperator):
+class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Score the challenger and the current champion on the interval's holdout and decide.
 
@@ -46,6 +47,7 @@ class EvaluateChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("challenger_version", "data_uri")
+    config_template_fields: Sequence[str] = ("data_uri",)
 
     def __init__(
         self,

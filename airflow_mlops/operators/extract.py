@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import BaseHook, BaseOperator
 
 from airflow_mlops.core.errors import ConfigError, DataError
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +31,7 @@ def query_frame(conn_id: str, sql: str, label: str) -> pd.DataFrame:
     return require_rows(frame, label)
 
 
-class ExtractQueryOperator(BaseOperator):
+class ExtractQueryOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Run a SQL query and write its result to ``output_uri`` (CSV or Parquet by suffix).
 
@@ -43,6 +44,7 @@ class ExtractQueryOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("sql", "output_uri")
+    config_template_fields: Sequence[str] = ("sql", "output_uri")
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}
 

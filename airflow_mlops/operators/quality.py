@@ -14,12 +14,13 @@ from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.drift import finish_check, monitoring_window
 from airflow_mlops.operators.lineage import run_lineage
 from airflow_mlops.operators.links import ReportLink, storage_path
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class ModelQualityOperator(BaseOperator):
+class ModelQualityOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Score the champion on a labelled window; a drop beyond the policy is decay.
 
@@ -48,6 +49,7 @@ class ModelQualityOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name")
+    config_template_fields: Sequence[str] = ("data_uri",)
     operator_extra_links = (ReportLink(),)
 
     def __init__(

@@ -11,12 +11,13 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_mlops.core.errors import MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class TrainChallengerOperator(BaseOperator):
+class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Train a scikit-learn model, log it to MLflow and register it with alias ``challenger``.
 
@@ -36,6 +37,7 @@ class TrainChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name")
+    config_template_fields: Sequence[str] = ("data_uri",)
 
     def __init__(
         self,

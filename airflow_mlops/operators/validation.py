@@ -21,6 +21,7 @@ from airflow_mlops.operators.links import (
     results_base_uri,
     storage_path,
 )
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 MAX_QUERY_NAME = 100
 
 
-class ValidateDataOperator(BaseOperator):
+class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Validate a data set against a Great Expectations suite; act on failure by policy.
 
@@ -67,6 +68,7 @@ class ValidateDataOperator(BaseOperator):
         "data_uri", "suite", "sql", "quarantine_to", "results_uri", "mlflow_run_id",
         "context_root_dir",
     )
+    config_template_fields: Sequence[str] = ("data_uri", "suite")
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}
     operator_extra_links = (ReportLink(),)

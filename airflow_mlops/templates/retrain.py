@@ -26,11 +26,7 @@ from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
 from airflow_mlops.templates.alerts import notifiers
 from airflow_mlops.templates.defaults import dag_arguments, data_wait_seconds
-from airflow_mlops.templates.drift import (
-    REQUESTED_WINDOW,
-    requested_window_ds,
-    retrain_schedule,
-)
+from airflow_mlops.templates.drift import retrain_schedule
 
 DAG_ID_PREFIX = "nightly_retrain"
 APPROVE, REJECT = "Approve", "Reject"
@@ -56,8 +52,8 @@ def _add_deployment(
         scoring = deployment.scoring
         score = BatchScoreOperator(
             task_id="score",
-            data_uri=REQUESTED_WINDOW + scoring.data_uri if scoring.data_uri else data_uri,
-            output_uri=REQUESTED_WINDOW + scoring.output_uri,
+            data_uri=scoring.data_uri or data_uri,
+            output_uri=scoring.output_uri,
             key_columns=scoring.key_columns,
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             **common,
@@ -66,7 +62,7 @@ def _add_deployment(
     last = promote
     if deployment.export_uri:
         last = promote >> ExportModelOperator(
-            task_id="export", target_uri=REQUESTED_WINDOW + deployment.export_uri, **common
+            task_id="export", target_uri=deployment.export_uri, **common
         )
     if deployment.reload:
         reload = deployment.reload
@@ -95,7 +91,7 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     promotion = config.promotion
     hours = promotion.approval.timeout_hours
     timeout = None if hours is None else dt.timedelta(hours=hours)
-    data_uri = REQUESTED_WINDOW + config.data_uri
+    data_uri = config.data_uri
     data = {
         "data_uri": data_uri,
         "target": config.target,
@@ -108,13 +104,12 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
         dag_id=dag_id or f"{DAG_ID_PREFIX}_{config.name}",
         description=f"Validate, retrain and compare {config.name} against its champion",
         schedule=retrain_schedule(config),
-        user_defined_macros={"requested_window_ds": requested_window_ds},
         **dag_arguments(config, kind="retrain"),
     ) as dag:
         if config.data_query:
             data_ready = ExtractQueryOperator(
                 task_id="extract",
-                sql=REQUESTED_WINDOW + config.data_query.sql,
+                sql=config.data_query.sql,
                 conn_id=config.data_query.conn_id,
                 output_uri=data_uri,
             )

@@ -536,9 +536,9 @@ def test_configs_without_a_drift_section_get_the_defaults(tmp_path):
 def test_drift_uris_expand_environment_variables(tmp_path, monkeypatch):
     from airflow_mlops.core.config import load_model_config
 
-    monkeypatch.setenv("LAKE", "/mnt/lake")
-    path = write_config(tmp_path, data_uri="$LAKE/scored/{{ ds }}.csv",
-                        quality={"data_uri": "${LAKE}/labels.csv"})
+    monkeypatch.setenv("AIRFLOW_MLOPS_LAKE", "/mnt/lake")
+    path = write_config(tmp_path, data_uri="$AIRFLOW_MLOPS_LAKE/scored/{{ ds }}.csv",
+                        quality={"data_uri": "${AIRFLOW_MLOPS_LAKE}/labels.csv"})
 
     drift = load_model_config(path).drift
 

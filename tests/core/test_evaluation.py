@@ -440,10 +440,10 @@ def test_custom_metrics_by_import_path(register, evaluate, frame):
 
 
 def test_custom_metric_that_cannot_be_imported_is_named(register, evaluate):
-    custom = {"mine": {"function": "no.such.module.metric", "greater_is_better": True}}
+    custom = {"mine": {"function": "sklearn.no_such_module.metric", "greater_is_better": True}}
 
-    with pytest.raises(ConfigError, match="custom metric 'mine': 'no.such.module.metric' cannot "
-                                          "be imported"):
+    with pytest.raises(ConfigError, match="custom metric 'mine': 'sklearn.no_such_module.metric' "
+                                          "cannot be imported"):
         evaluate(register(LOGISTIC, "run1"), policy={"primary_metric": "mine",
                                                      "custom_metrics": custom})
 

@@ -11,7 +11,6 @@ from airflow.sdk import AssetOrTimeSchedule, TriggerRule
 from airflow_mlops.core.config import ModelConfig
 from airflow_mlops.templates.drift import (
     build_drift_dag,
-    requested_window_ds,
     retrain_asset,
     retrain_schedule,
 )
@@ -122,21 +121,9 @@ def event(ds: str | None, day: int):
 def test_retrain_data_uri_renders_for_scheduled_and_asset_triggered_runs(context, expected):
     dag = build_retrain_dag(config())
     validate = dag.task_dict["validate"]
-    context = {"triggering_asset_events": {},
+    context = {"triggering_asset_events": {}, "dag": dag, "ti": SimpleNamespace(task_id="validate"),
                "dag_run": SimpleNamespace(run_after=dt.datetime(2026, 3, 7, 1)), **context}
 
-    rendered = validate.render_template(validate.data_uri, context, dag.get_template_env())
+    validate.render_template_fields(context, dag.get_template_env())
 
-    assert rendered == expected
-
-
-def test_requested_window_ds_takes_the_newest_event():
-    events = {"a": [event("2026-03-04", 4)], "b": [event("2026-03-01", 6)]}
-
-    assert requested_window_ds(events, None) == "2026-03-01"
-
-
-@pytest.mark.parametrize("ds", ["../../etc", "2026-03-01/../../x", "2026-13-01", "{{ 7*7 }}"])
-def test_requested_window_ds_accepts_only_a_date(ds):
-    with pytest.raises(ValueError, match="window date .* is not a date"):
-        requested_window_ds({"a": [event(ds, 1)]}, None)
+    assert validate.data_uri == expected
