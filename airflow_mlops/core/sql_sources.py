@@ -35,7 +35,8 @@ DRIVERS = {"postgres": "postgresql+psycopg2", "postgresql": "postgresql+psycopg2
 # PostgreSQL's error code for a statement cancelled by statement_timeout.
 QUERY_CANCELED = "57014"
 MAX_LABEL_QUERY = 100
-# Multiplier and modulus of the seeded row order used where TABLESAMPLE is not available.
+# The seeded row order where TABLESAMPLE is not available: key times a multiplier chosen by
+# the seed, modulo a prime (a different permutation of the keys for each seed).
 HASH_MULTIPLIER, HASH_MODULUS = 1103515245, 2147483647
 
 
@@ -304,8 +305,8 @@ class SqlSource:
             raise ConfigError(f"{self.name}: sampling it in the database needs key_column, an "
                               "integer column to draw the rows by")
         column = self.engine().dialect.identifier_preparer.quote(key)
-        order = (f"((({column} % {HASH_MODULUS}) * {HASH_MULTIPLIER} + {int(seed)}) "
-                 f"% {HASH_MODULUS})")
+        multiplier = (HASH_MULTIPLIER * (abs(int(seed)) + 1)) % HASH_MODULUS or 1
+        order = f"((({column} % {HASH_MODULUS}) * {multiplier}) % {HASH_MODULUS})"
         return (f"SELECT * FROM ({self.select()}) AS airflow_mlops_rows "
                 f"ORDER BY {order}, {column} LIMIT {int(size)}")
 
