@@ -5,6 +5,9 @@ aggregates, and for a failed row-level expectation a few example values). The su
 passes (BOOLEAN_ONLY, then SUMMARY for what failed), the summary, the explanations of
 failures and the reports are those of :mod:`airflow_mlops.core.validation`, so a table gives
 the same account as a file of the same rows.
+
+On PostgreSQL (psycopg2), GX doubles a ``%`` in the query it runs: write ``mod(a, b)``
+rather than ``a % b`` in a WHERE clause or query validated in the database.
 """
 
 from __future__ import annotations
