@@ -12,6 +12,7 @@ rather than ``a % b`` in a WHERE clause or query validated in the database.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from airflow_mlops.core.errors import DataError
@@ -34,7 +35,13 @@ def _validator(source: SqlSource):
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.validator.v1_validator import Validator
 
-    context = gx.get_context(mode="ephemeral")
+    chatty = logging.getLogger("great_expectations.data_context.types.base")  # INFO by GX
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        context = gx.get_context(mode="ephemeral")
+    finally:
+        chatty.setLevel(level)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     sources = context.data_sources
     add = {"postgresql": sources.add_postgres, "sqlite": sources.add_sqlite}.get(
