@@ -57,9 +57,9 @@ def format_summary(summary: ValidationSummary) -> str:
 def _validate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from airflow_mlops.cli_sql import database_validation
     from airflow_mlops.core.io import read_table
     from airflow_mlops.core.reports import write_reports
-    from airflow_mlops.cli_sql import database_validation
     from airflow_mlops.core.validation import check_data, resolve_suite
 
     suite = resolve_suite(args.suite, args.context_root_dir)

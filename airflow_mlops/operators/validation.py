@@ -74,8 +74,8 @@ class ValidateDataOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "data_uri", "suite", "sql", "table", "where", "quarantine_to", "results_uri", "mlflow_run_id",
-        "context_root_dir",
+        "data_uri", "suite", "sql", "table", "where", "quarantine_to", "results_uri",
+        "mlflow_run_id", "context_root_dir",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.sql_sources import SqlUnreachableError
