@@ -208,12 +208,16 @@ class SqlSource:
     def _failure(self, exc: Exception) -> MlopsError:
         original = getattr(exc, "orig", None) or exc
         if getattr(original, "pgcode", None) == QUERY_CANCELED:
-            return SqlSourceError(f"{self.name}: the query timed out after "
-                                  f"{self.timeout_seconds:g} s (statement_timeout)")
+            return SqlSourceError(f"{self.name}: {self.timed_out()}")
         if _is_connect_error(original):
             return SqlUnreachableError(f"{self.connection}: the database refused or did not "
                                        f"answer: {short(original)}")
         return SqlSourceError(f"{self.name}: the query failed: {short(original)}")
+
+    def timed_out(self) -> str:
+        """What a cancelled statement means, for messages."""
+        after = f" after {self.timeout_seconds:g} s" if self.timeout_seconds else ""
+        return f"the query timed out{after} (statement_timeout)"
 
     def connect(self):
         """A connection, or :class:`SqlUnreachableError` naming the connection."""

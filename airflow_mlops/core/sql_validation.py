@@ -68,8 +68,7 @@ def _raise_for_database(source: SqlSource, results: list[dict]) -> None:
     for result in results:
         message = (_exception_message(result) or "").lower()
         if any(sign in message for sign in TIMEOUT_SIGNS):
-            raise SqlSourceError(f"{source.name}: the query timed out after "
-                                 f"{source.timeout_seconds or 0:g} s (statement_timeout)")
+            raise SqlSourceError(f"{source.name}: {source.timed_out()}")
         if any(sign in message for sign in UNREACHABLE_SIGNS):
             raise SqlUnreachableError(f"{source.connection}: the database refused or did "
                                       "not answer while validating")
