@@ -238,6 +238,7 @@ def test_a_window_in_a_table_is_sampled_in_the_database(champion, tmp_path, monk
     operator = DriftCheckOperator(task_id="check_drift", model_name=MODEL, table="windows",
                                   where="day = '2026-03-02'", conn_id="wh", key_column="id",
                                   sample_size=400, experiment_name=EXPERIMENT,
+                                  reference_roots=[str(tmp_path)],
                                   target="churned", drift_share=0.3)
     summary = operator.execute(context(2))
     assert summary["drifted"] is True and summary["per_column"]["tenure"]["drifted"]
