@@ -16,7 +16,12 @@ import logging
 from dataclasses import replace
 
 from airflow_mlops.core.errors import DataError
-from airflow_mlops.core.sql_sources import SqlSource, SqlSourceError, SqlUnreachableError
+from airflow_mlops.core.sql_sources import (
+    SqlSource,
+    SqlSourceError,
+    SqlUnreachableError,
+    split_table,
+)
 from airflow_mlops.core.validation import (
     Suite,
     Validation,
@@ -49,7 +54,14 @@ def _validator(source: SqlSource):
     options = {"kwargs": source.engine_kwargs()} if source.engine_kwargs() else {}
     try:
         datasource = add("airflow_mlops", connection_string=source.url, **options)
-        asset = datasource.add_query_asset("rows", query=source.select())
+        # GX reads a table's columns from the catalog, but a query's by running the query
+        # with a client-side cursor: every row of it comes into this process once.
+        if source.table is not None and not source.where:
+            schema, table = split_table(source.table)
+            asset = datasource.add_table_asset(
+                "rows", table_name=table, **({"schema_name": schema} if schema else {}))
+        else:
+            asset = datasource.add_query_asset("rows", query=source.select())
     except Exception as exc:  # GX tests the connection and the query when they are added
         raise SqlSourceError(f"{source.name}: Great Expectations cannot read it: "
                              f"{_first_line(exc)}") from None
