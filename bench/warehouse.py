@@ -226,7 +226,7 @@ def report(rows: int, results: dict) -> list[str]:
                      f"{max(record['wall'] - record['cpu'], 0):>7.1f} "
                      f"{record['peak_rss'] / 2**20:>13.0f} "
                      f"{record['baseline_rss'] / 2**20:>18.0f}")
-    ours = [m for m in ("in-database", "extraction") if "error" not in results.get(m, {})]
+    ours = [m for m in ("in-database", "extraction") if "error" not in results.get(m, {"error": 1})]
     if len(ours) == 2:
         inside, extracted = failures(results["in-database"]), failures(results["extraction"])
         lines.append(f"in-database vs extraction: same failure details (column, expectation, "
