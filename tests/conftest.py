@@ -243,3 +243,41 @@ def dag_bundle(tmp_path, monkeypatch) -> Path:
          "kwargs": {"path": str(folder), "refresh_interval": 0}},
     ]))
     return folder
+
+
+PG_SERVER = os.environ.get("MLOPS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+PG_DATABASE = "mlops_wh_test"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """SQLAlchemy URL of a fresh database ``mlops_wh_test`` on the machine's PostgreSQL.
+
+    Skipped when PostgreSQL is unreachable, except in CI (``CI=true``), where it must be there.
+    """
+    import sqlalchemy as sa
+
+    server = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
+            connection.execute(sa.text(f"CREATE DATABASE {PG_DATABASE}"))
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL at {PG_SERVER} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_SERVER} is unreachable")
+    finally:
+        server.dispose()
+    return f"{PG_SERVER}/{PG_DATABASE}"
+
+
+@pytest.fixture
+def pg_customers(postgres, customers) -> str:
+    """``postgres`` with table ``public.customers``: the first 700 example customers."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres)
+    customers.head(700).to_sql("customers", engine, schema="public", index=False,
+                               if_exists="replace")
+    engine.dispose()
+    return postgres

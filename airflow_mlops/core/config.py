@@ -293,12 +293,18 @@ class DeploymentPolicy(_Strict):
 class DataQuery(_Strict):
     """The night's data as the result of a SQL query on an Airflow connection.
 
-    An ``extract`` task runs ``sql`` (Jinja-templated) and writes its result as Parquet to the
-    model's ``data_uri``, which every later task reads.
+    An ``extract`` task runs ``sql`` (Jinja-templated) and streams its result as Parquet to
+    the model's ``data_uri``, which every later task reads; with ``max_rows``, a seeded sample
+    of that many rows drawn in the database (by ``key_column``, an integer column). With
+    ``validate_in_database``, the query's result is validated inside the database first and
+    extracted only when it passes.
     """
 
     sql: str = Field(min_length=1)
     conn_id: str = Field(min_length=1)
+    validate_in_database: bool = False
+    max_rows: int | None = Field(default=None, gt=0)
+    key_column: str | None = None
 
 
 class RetryPolicy(_Strict):

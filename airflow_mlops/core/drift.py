@@ -606,6 +606,7 @@ def monitor_drift(
     reference_roots: Sequence[str] = (),
     artifact_location: str | None = None,
     locate: Callable[[str], StoragePath] = as_path,
+    sample_current: Callable[[list[str] | None], Sampled] | None = None,
 ) -> CheckedWindow:
     """Check one window against the champion's training data and record it in the history.
 
@@ -613,7 +614,9 @@ def monitor_drift(
     (see :func:`champion_reference`); nothing is recorded when it is refused. Data that
     cannot be compared (unreadable, no rows, a feature missing, the reference changed) is a
     failed check with the reason, recorded too. ``locate`` turns a URI into the path the
-    data is read through. The window is sampled while it is read.
+    data is read through. The window is sampled while it is read; a window elsewhere (a SQL
+    table, sampled in the database) comes from ``sample_current``, given the columns to
+    keep, and ``data_uri`` only names it.
 
     :raises NoChampionError: the model has no champion.
     :raises RegistryError: the champion records no training data and no ``reference_uri``.
@@ -630,10 +633,11 @@ def monitor_drift(
     try:
         sampled = reference_sample(reference, options, locate, experiment_name,
                                    artifact_location)
-        current = read_sample(
+        wanted = window_columns(sampled.columns, features=features, target=target,
+                                prediction=prediction)
+        current = sample_current(wanted) if sample_current else read_sample(
             locate(data_uri), size=options.sample_size, seed=options.seed, name=data_uri,
-            columns=window_columns(sampled.columns, features=features, target=target,
-                                   prediction=prediction),
+            columns=wanted,
         )
         columns = monitored_columns(sampled.columns, current.columns, features=features,
                                     target=target, prediction=prediction,

@@ -378,15 +378,17 @@ def _is_row_level(expectation) -> bool:
                       (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
 
 
-def _evaluate(frame: pd.DataFrame, suite: Suite, data_name: str) -> list[dict]:
+def _evaluate(frame: pd.DataFrame | None, suite: Suite, data_name: str,
+              validator=None) -> list[dict]:
     """Results in suite order, SUMMARY for failed expectations, from one GX validator.
 
     Row-level expectations are evaluated with BOOLEAN_ONLY, then with SUMMARY only where they
     failed; the others are evaluated with SUMMARY at once (it costs them nothing more).
+    ``validator`` (one on a SQL data source, say) replaces the one on ``frame``.
     """
     with _gx_settings():
         expectations = build_expectations(suite)
-        validator = _validator(frame)
+        validator = validator or _validator(frame)
         row_level = [e for e in expectations if _is_row_level(e)]
         others = [e for e in expectations if not _is_row_level(e)]
         results = {}
@@ -533,7 +535,18 @@ def validate_frame(frame: pd.DataFrame, suite: Suite | str | Path, *, data_name:
     """
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
-    results = [_bounded_result(r) for r in _evaluate(frame, suite, data_name)]
+    results = _evaluate(frame, suite, data_name)
+    return validation_of(results, suite, frame, data_name=data_name, rows=len(frame.index))
+
+
+def validation_of(results: list[dict], suite: Suite, frame: pd.DataFrame, *, data_name: str,
+                  rows: int) -> Validation:
+    """The validation made of GX ``results`` (suite order) on ``rows`` rows.
+
+    :param frame: the data, or (for data validated elsewhere) an empty frame with its
+        columns: failures are explained from it.
+    """
+    results = [_bounded_result(r) for r in results]
     failures = [_failure(frame, r) for r in results if not r["success"]]
     statistics = {
         "evaluated_expectations": len(results),
@@ -541,7 +554,7 @@ def validate_frame(frame: pd.DataFrame, suite: Suite | str | Path, *, data_name:
         "unsuccessful_expectations": len(failures),
     }
     summary = ValidationSummary(
-        data=data_name, suite=suite.source, success=not failures, rows=len(frame.index),
+        data=data_name, suite=suite.source, success=not failures, rows=rows,
         evaluated=len(results), failed=len(failures), failures=failures,
     )
     result = {

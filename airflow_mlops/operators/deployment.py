@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.errors import ConfigError, MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
 from airflow_mlops.operators.links import storage_path
 from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
+    import pandas as pd
     from airflow.sdk import Context
 
 # Answers worth asking again: request timeout, too many requests, server errors.
@@ -51,43 +52,72 @@ class SmokeCheckOperator(ConfigTemplatedMixin, BaseOperator):
         object-storage URI). (templated)
     :param sample_rows: how many of its first rows to predict on.
     :param time_limit: seconds the model may take to load and predict.
+    :param table: instead of ``data_uri``, a table (``schema.table``) on ``conn_id``: a
+        seeded sample of ``sample_rows`` rows is drawn in the database. (templated)
+    :param conn_id: the SQL connection of ``table``.
+    :param key_column: integer column the sample is drawn by where ``TABLESAMPLE`` is not
+        used.
+    :param seed: the sample's seed.
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
-    template_fields: Sequence[str] = ("version", "data_uri")
-    config_template_fields: Sequence[str] = ("data_uri",)
+    template_fields: Sequence[str] = ("version", "data_uri", "table")
+    config_template_fields: Sequence[str] = ("data_uri", "table")
 
     def __init__(
         self,
         *,
         model_name: str,
         version: str,
-        data_uri: str,
+        data_uri: str | None = None,
         sample_rows: int = 100,
         time_limit: float = 300.0,
+        table: str | None = None,
+        conn_id: str | None = None,
+        key_column: str | None = None,
+        seed: int = 0,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        if (data_uri is None) == (table is None) or (table is not None and not conn_id):
+            raise ConfigError(f"{self.task_id}: give data_uri, or table with conn_id")
         self.model_name = model_name
         self.version = version
         self.data_uri = data_uri
         self.sample_rows = sample_rows
         self.time_limit = time_limit
+        self.table = table
+        self.conn_id = conn_id
+        self.key_column = key_column
+        self.seed = seed
         self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict:
+    def _sample(self) -> tuple[pd.DataFrame, str]:
+        """The rows to predict on and their name: a file, or a sample drawn in the database."""
         from airflow_mlops.core.io import read_table
+        from airflow_mlops.core.sql_sources import SqlSource
+
+        if self.data_uri is not None:
+            return read_table(storage_path(self.data_uri), name=self.data_uri), self.data_uri
+        source = SqlSource.on_connection(self.conn_id, table=self.table)
+        sampled = source.read_sample(self.sample_rows, self.seed, self.key_column)
+        return sampled.frame, source.name
+
+    def execute(self, context: Context) -> dict:
         from airflow_mlops.core.smoke import smoke_check
+        from airflow_mlops.core.sql_sources import SqlUnreachableError
 
         try:
-            frame = read_table(storage_path(self.data_uri), name=self.data_uri)
+            frame, name = self._sample()
             with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
                 result = smoke_check(
                     frame, model_name=self.model_name, version=str(self.version),
-                    sample_name=self.data_uri, lineage=run_lineage(context),
+                    sample_name=name, lineage=run_lineage(context),
                     sample_rows=self.sample_rows, time_limit=self.time_limit,
                 )
+        except SqlUnreachableError:
+            raise  # the database may answer on a retry
         except MlopsError as exc:
             raise AirflowFailException(f"smoke check failed: {exc}") from None
         self.log.info("Smoke check of %s v%s passed on %d rows", self.model_name,

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_mlops.core.drift_history import Hysteresis, Request, Window
-from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.errors import ConfigError, MlopsError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
@@ -83,6 +83,12 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
 
     :param model_name: registered model whose champion is monitored.
     :param data_uri: the window's CSV or Parquet file, local or object storage. (templated)
+    :param table: instead, a table (``schema.table``) on ``conn_id``; the window's sample is
+        drawn in the database (PostgreSQL ``TABLESAMPLE``, else by ``key_column``). (templated)
+    :param where: SQL condition selecting the table's window, e.g. ``day = '{{ ds }}'``.
+        (templated)
+    :param conn_id: the SQL connection of ``table``.
+    :param key_column: integer column a sample is drawn by where ``TABLESAMPLE`` is not used.
     :param experiment_name: the model's MLflow experiment. (templated)
     :param target: label column; monitored when the window has it.
     :param features: feature columns; every reference column but target and prediction if None.
@@ -102,16 +108,21 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
-    template_fields: Sequence[str] = ("data_uri", "experiment_name", "reference_uri")
-    config_template_fields: Sequence[str] = ("data_uri", "reference_uri")
+    template_fields: Sequence[str] = ("data_uri", "table", "where", "experiment_name",
+                                      "reference_uri")
+    config_template_fields: Sequence[str] = ("data_uri", "table", "where", "reference_uri")
     operator_extra_links = (ReportLink(),)
 
     def __init__(
         self,
         *,
         model_name: str,
-        data_uri: str,
         experiment_name: str,
+        data_uri: str | None = None,
+        table: str | None = None,
+        where: str | None = None,
+        conn_id: str | None = None,
+        key_column: str | None = None,
         target: str | None = None,
         features: list[str] | None = None,
         prediction: str | None = None,
@@ -130,8 +141,14 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         FailurePolicy(on_failure=on_failure, dry_run=dry_run)
+        if (data_uri is None) == (table is None) or (table is not None and not conn_id):
+            raise ConfigError(f"{self.task_id}: give data_uri, or table with conn_id")
         self.model_name = model_name
         self.data_uri = data_uri
+        self.table = table
+        self.where = where
+        self.conn_id = conn_id
+        self.key_column = key_column
         self.experiment_name = experiment_name
         self.target = target
         self.features = features
@@ -149,7 +166,10 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
+        from functools import partial
+
         from airflow_mlops.core.drift import DriftOptions, NoChampionError, monitor_drift
+        from airflow_mlops.core.sql_sources import SqlSource, SqlUnreachableError
 
         hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         options = DriftOptions(
@@ -157,12 +177,14 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
             columns=self.columns or {}, sample_size=self.sample_size, seed=self.seed,
         )
         try:
+            source = None if self.table is None else SqlSource.on_connection(
+                self.conn_id, table=self.table, where=self.where or None)
             with hook.session():
                 checked = monitor_drift(
                     model_name=self.model_name,
                     experiment_name=self.experiment_name,
                     window=monitoring_window(context),
-                    data_uri=self.data_uri,
+                    data_uri=self.data_uri or source.name,
                     target=self.target,
                     features=self.features,
                     prediction=self.prediction,
@@ -173,9 +195,13 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
                     lineage=run_lineage(context),
                     artifact_location=hook.get_target().artifact_location,
                     locate=storage_path,
+                    sample_current=None if source is None else partial(
+                        source.read_sample, self.sample_size, self.seed, self.key_column),
                 )
         except NoChampionError as exc:
             raise AirflowSkipException(str(exc)) from None
+        except SqlUnreachableError:
+            raise  # the database may answer on a retry
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
         return finish_check(self, context, checked)

@@ -36,9 +36,12 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Validate a data set against a Great Expectations suite; act on failure by policy.
 
-    The data is a CSV or Parquet file (``data_uri``) or the result of a SQL query (``sql``
-    on connection ``conn_id``). GX runs in an ephemeral context, nothing is loaded when the
-    DAG is parsed, and the input is only ever read.
+    The data is a CSV or Parquet file (``data_uri``), the result of a SQL query (``sql``
+    on connection ``conn_id``), or a table (``table``, optionally filtered by ``where``).
+    A table, and a query with ``in_database``, is validated inside the database with GX's
+    SQL execution: a whole table never reaches the worker (with ``where`` or a query, GX
+    fetches the result once to learn its columns). GX runs in an ephemeral context, nothing is
+    loaded when the DAG is parsed, and the input is only ever read.
 
     The task pushes a summary of at most 4 KB as its return value (``success``, ``rows``,
     ``evaluated``, ``failed``, and per failed expectation its column, type, observed value,
@@ -51,7 +54,15 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
     :param suite: a GX 1.x ExpectationSuite JSON file or, with ``context_root_dir``, the name
         of a suite stored in that GX project. (templated)
     :param sql: a query whose result is validated instead of a file. (templated)
-    :param conn_id: SQL connection the query runs on (a common.sql DbApiHook).
+    :param table: ``schema.table`` (or ``table``) on ``conn_id``, validated in the
+        database. (templated)
+    :param where: a SQL condition selecting the table's partition, e.g.
+        ``day = '{{ ds }}'``. (templated)
+    :param conn_id: SQL connection the query or table is on (any connection with a
+        SQLAlchemy URL: PostgreSQL, Snowflake, BigQuery, Redshift, MySQL, SQLite, ...).
+    :param in_database: validate the query's result inside the database instead of
+        reading it into the worker.
+    :param timeout_seconds: statement timeout of in-database queries (PostgreSQL).
     :param on_failure: ``fail`` (no retry), ``warn`` (succeed, log a warning) or ``skip``
         (skip this task and its downstream tasks).
     :param dry_run: report only: never fail or skip, and quarantine nothing.
@@ -65,10 +76,10 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "data_uri", "suite", "sql", "quarantine_to", "results_uri", "mlflow_run_id",
-        "context_root_dir",
+        "data_uri", "suite", "sql", "table", "where", "quarantine_to", "results_uri",
+        "mlflow_run_id", "context_root_dir",
     )
-    config_template_fields: Sequence[str] = ("data_uri", "suite")
+    config_template_fields: Sequence[str] = ("data_uri", "suite", "sql", "table", "where")
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}
     operator_extra_links = (ReportLink(),)
@@ -79,7 +90,11 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         suite: str,
         data_uri: str | None = None,
         sql: str | None = None,
+        table: str | None = None,
+        where: str | None = None,
         conn_id: str | None = None,
+        in_database: bool = False,
+        timeout_seconds: float | None = None,
         on_failure: str = "fail",
         dry_run: bool = False,
         quarantine_to: str | None = None,
@@ -90,15 +105,23 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if (data_uri is None) == (sql is None):
-            raise ConfigError(f"{self.task_id}: give exactly one of data_uri or sql")
-        if sql is not None and not conn_id:
-            raise ConfigError(f"{self.task_id}: sql needs conn_id, the connection to run it on")
+        if sum(source is not None for source in (data_uri, sql, table)) != 1:
+            raise ConfigError(f"{self.task_id}: give exactly one of data_uri, sql or table")
+        if data_uri is None and not conn_id:
+            raise ConfigError(f"{self.task_id}: sql and table need conn_id, the connection "
+                              "they are on")
+        if (table is not None or in_database) and quarantine_to:
+            raise ConfigError(f"{self.task_id}: data validated in the database stays there; "
+                              "quarantine_to copies files and query results only")
         FailurePolicy(on_failure=on_failure, dry_run=dry_run)
         self.suite = suite
         self.data_uri = data_uri
         self.sql = sql
+        self.table = table
+        self.where = where
         self.conn_id = conn_id
+        self.in_database = in_database or table is not None
+        self.timeout_seconds = timeout_seconds
         self.on_failure = on_failure
         self.dry_run = dry_run
         self.quarantine_to = quarantine_to
@@ -112,6 +135,8 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         """How messages and reports name the data set."""
         if self.data_uri is not None:
             return self.data_uri
+        if self.in_database:
+            return self._source().name
         query = re.sub(r"\s+", " ", self.sql).strip()
         if len(query) > MAX_QUERY_NAME:
             query = query[: MAX_QUERY_NAME - 3] + "..."
@@ -123,7 +148,10 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         policy = FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run)
         try:
             suite = resolve_suite(self.suite, self.context_root_dir)
-            validation, frame = check_data(self._read, suite, data_name=self.data_name)
+            if self.in_database:
+                validation, frame = self._validate_in_database(suite), None
+            else:
+                validation, frame = check_data(self._read, suite, data_name=self.data_name)
         except (SuiteError, ConfigError) as exc:  # a broken suite or setup: always fail
             raise AirflowFailException(str(exc)) from None
         summary, result = validation.summary, validation.result
@@ -140,6 +168,21 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         self.log.info("%s. Report: %s", summary.headline(), summary.report)
         enforce(policy.decide(passed=summary.success, reason=summary.failure_message()), self.log)
         return output
+
+    def _source(self, url: str = ""):
+        from airflow_mlops.core.sql_sources import SqlSource
+
+        return SqlSource(url=url, connection=f"connection {self.conn_id}", table=self.table,
+                         where=self.where or None,
+                         query=self.sql if self.table is None else None,
+                         timeout_seconds=self.timeout_seconds)
+
+    def _validate_in_database(self, suite):
+        """Validate the table or query inside the database (a refusing database: retried)."""
+        from airflow_mlops.core.sql_sources import connection_url
+        from airflow_mlops.core.sql_validation import validate_source
+
+        return validate_source(self._source(connection_url(self.conn_id)), suite)
 
     def _read(self) -> pd.DataFrame:
         from airflow_mlops.core.io import read_table

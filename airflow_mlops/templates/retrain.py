@@ -85,7 +85,8 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     :mod:`airflow_mlops.templates.drift`); such a run reads the requesting window's partition.
     A ``needs_approval`` verdict waits at ``approve`` for a human (Airflow's Required Actions)
     who chooses promote or reject; unanswered, it rejects after the configured timeout. With a
-    ``data_query``, an ``extract`` task first lands the query's result at ``data_uri``.
+    ``data_query``, an ``extract`` task first lands the query's result at ``data_uri``
+    (after ``validate`` when the query is validated in the database).
     """
     common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id}
     promotion = config.promotion
@@ -106,12 +107,16 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
         schedule=retrain_schedule(config),
         **dag_arguments(config, kind="retrain"),
     ) as dag:
-        if config.data_query:
+        query = config.data_query
+        if query:
             data_ready = ExtractQueryOperator(
                 task_id="extract",
-                sql=config.data_query.sql,
-                conn_id=config.data_query.conn_id,
+                sql=query.sql,
+                conn_id=query.conn_id,
                 output_uri=data_uri,
+                max_rows=query.max_rows,
+                seed=config.seed,
+                key_column=query.key_column,
             )
         else:
             data_ready = DataPartitionSensor(
@@ -121,9 +126,15 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
                 poke_interval=60,
                 timeout=data_wait_seconds(config),
             )
-        validate = ValidateDataOperator(
-            task_id="validate", data_uri=data_uri, suite=str(config.suite)
-        )
+        if query and query.validate_in_database:  # validated where it lives, then landed
+            validate = ValidateDataOperator(
+                task_id="validate", sql=query.sql, conn_id=query.conn_id,
+                in_database=True, suite=str(config.suite)
+            )
+        else:
+            validate = ValidateDataOperator(
+                task_id="validate", data_uri=data_uri, suite=str(config.suite)
+            )
         train = TrainChallengerOperator(
             task_id="train",
             estimator=config.estimator.model_dump(by_alias=True, exclude_none=True),
@@ -183,7 +194,10 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             promotion=promote.output,
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
-        data_ready >> validate >> train >> evaluate
+        if query and query.validate_in_database:
+            validate >> data_ready >> train >> evaluate
+        else:
+            data_ready >> validate >> train >> evaluate
         route = RouteDecisionOperator(task_id="route_decision", decision=evaluate.output)
         route >> approve >> [smoke, reject]
         route >> [smoke, reject]

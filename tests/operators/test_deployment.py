@@ -92,6 +92,18 @@ def test_smoke_check_passes_and_tags_the_version(client, day):
     assert smoke_record(client, MODEL, "1")["checked_by"] == "deploy/scheduled__2026-03-01"
 
 
+def test_smoke_check_on_a_table_predicts_on_a_sample_drawn_in_the_database(
+        client, warehouse):
+    operator = SmokeCheckOperator(task_id="smoke_check", model_name=MODEL, version="1",
+                                  table="customers", conn_id="warehouse",
+                                  key_column="customer_id", seed=4, sample_rows=25)
+
+    result = operator.execute(context("smoke_check"))
+
+    assert (result["passed"], result["rows"]) == (True, 25)
+    assert smoke_record(client, MODEL, "1")["sample"] == "table customers on connection warehouse"
+
+
 def test_smoke_check_failure_fails_without_retry_and_moves_nothing(client, tmp_path, customers):
     data = tmp_path / "no_region.csv"
     customers.head(20).drop(columns=["region"]).to_csv(data, index=False)

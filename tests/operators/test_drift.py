@@ -106,8 +106,8 @@ def test_constructor_rejects_an_unknown_failure_policy():
 
 
 def test_operators_declare_templates_links_and_the_asset():
-    assert set(DriftCheckOperator.template_fields) == {"data_uri", "experiment_name",
-                                                       "reference_uri"}
+    assert set(DriftCheckOperator.template_fields) == {"data_uri", "table", "where",
+                                                       "experiment_name", "reference_uri"}
     assert isinstance(DriftCheckOperator.operator_extra_links[0], ReportLink)
     request = RequestRetrainOperator(task_id="request", model_name=MODEL, retrain_asset=ASSET,
                                      check_task_ids=["check_drift"], experiment_name=EXPERIMENT)
@@ -223,3 +223,30 @@ def test_dry_run_requests_nothing(champion, tmp_path):
 def test_nothing_checked_skips(mlflow_connection):
     with pytest.raises(AirflowSkipException, match="no monitor could check this window"):
         request(2, {"monitor": "drift", "drifted": None, "error": "no rows"})
+
+
+def test_a_window_in_a_table_is_sampled_in_the_database(champion, tmp_path, monkeypatch):
+    import json
+    import sqlite3
+
+    path = tmp_path / "warehouse.db"
+    rows = pd.concat([window(1500, 2.0, 12).assign(day="2026-03-02"),
+                      window(1500, 0.0, 13).assign(day="2026-03-03")], ignore_index=True)
+    with sqlite3.connect(path) as connection:
+        rows.rename_axis("id").reset_index().to_sql("windows", connection, index=False)
+    monkeypatch.setenv("AIRFLOW_CONN_WH", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    operator = DriftCheckOperator(task_id="check_drift", model_name=MODEL, table="windows",
+                                  where="day = '2026-03-02'", conn_id="wh", key_column="id",
+                                  sample_size=400, experiment_name=EXPERIMENT,
+                                  reference_roots=[str(tmp_path)],
+                                  target="churned", drift_share=0.3)
+    summary = operator.execute(context(2))
+    assert summary["drifted"] is True and summary["per_column"]["tenure"]["drifted"]
+    assert (summary["rows"]["current"], summary["rows"]["sampled_current"]) == (1500, 400)
+    assert summary["current"] == "table windows WHERE day = '2026-03-02' on connection wh"
+
+
+def test_a_table_needs_its_connection():
+    with pytest.raises(ConfigError, match="give data_uri, or table with conn_id"):
+        DriftCheckOperator(task_id="check", model_name=MODEL, table="windows",
+                           experiment_name=EXPERIMENT)

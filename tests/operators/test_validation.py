@@ -285,3 +285,69 @@ def test_the_provider_declares_the_link_and_the_results_option():
     info = get_provider_info()
     assert info["extra-links"] == ["airflow_mlops.operators.links.ReportLink"]
     assert "results_base_uri" in info["config"]["mlops"]["options"]
+
+
+# --- in the database ----------------------------------------------------------------------
+
+
+def test_a_table_partition_is_validated_in_the_database(run_dag, warehouse, churn_suite):
+    run = run_dag("validate_table", table="customers", conn_id="warehouse",
+                  where="'{{ ds }}' = '2026-01-02' AND churned IN (0, 1)",
+                  suite=str(churn_suite))
+    assert run.tasks == {"validate": "success", "downstream": "success"}
+    assert run.summary["rows"] == 700 and run.summary["evaluated"] == 12
+    assert run.summary["data"] == ("table customers WHERE '2026-01-02' = '2026-01-02' AND "
+                                   "churned IN (0, 1) on connection warehouse")
+    assert Path(run.summary["report"]).name == "validation_report.html"
+
+
+def test_a_failing_table_fails_without_retries_and_names_the_column(run_dag, warehouse,
+                                                                    churn_suite):
+    import sqlite3
+
+    with sqlite3.connect(warehouse) as connection:
+        connection.execute("UPDATE customers SET tenure_months = 999 WHERE rowid <= 3")
+    run = run_dag("validate_table_fail", table="customers", conn_id="warehouse",
+                  suite=str(churn_suite))
+    assert run.tasks == {"validate": "failed", "downstream": "upstream_failed"}
+    assert run.tries["validate"] == 1
+    failure = run.summary["failures"][0]
+    assert (failure["column"], failure["examples"]) == ("tenure_months", [999])
+
+
+def test_a_missing_table_is_reported_with_its_connection(run_dag, warehouse, churn_suite):
+    run = run_dag("validate_no_table", table="main.nowhere", conn_id="warehouse",
+                  suite=str(churn_suite), on_failure="warn")
+    assert run.tasks["validate"] == "success"
+    assert run.summary["error"] == ("table main.nowhere on connection warehouse: table "
+                                    "'nowhere' does not exist in schema 'main'")
+
+
+def test_a_refusing_database_is_retried(run_dag, warehouse, churn_suite, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_DOWN", json.dumps({"conn_type": "postgres",
+                                                        "host": "127.0.0.1", "port": 1}))
+    run = run_dag("validate_down", table="customers", conn_id="down", suite=str(churn_suite))
+    assert run.tasks["validate"] == "failed"
+    assert run.tries["validate"] == 3  # retried: the database may come back
+    assert run.summary is None
+
+
+def test_a_query_validated_in_the_database_names_its_connection(run_dag, warehouse,
+                                                                churn_suite):
+    run = run_dag("validate_query_inside", sql="SELECT * FROM customers", conn_id="warehouse",
+                  in_database=True, suite=str(churn_suite))
+    assert run.tasks["validate"] == "success"
+    assert run.summary["data"] == "query on connection warehouse: SELECT * FROM customers"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"table": "customers"}, "sql and table need conn_id"),
+    ({"table": "customers", "conn_id": "w", "quarantine_to": "/q"}, "stays there"),
+    ({"table": "customers", "sql": "SELECT 1", "conn_id": "w"}, "exactly one of"),
+])
+def test_in_database_arguments_are_checked_when_the_dag_is_built(kwargs, message):
+    from airflow_mlops.operators.validation import ValidateDataOperator
+
+    with pytest.raises(ConfigError, match=message):
+        ValidateDataOperator(task_id="v", suite="s.json", **kwargs)
+    assert ValidateDataOperator(task_id="v", suite="s.json", table="t", conn_id="w")
