@@ -76,7 +76,7 @@ def day(tmp_path, customers) -> Path:
 
 
 def test_templated_fields():
-    assert set(SmokeCheckOperator.template_fields) == {"version", "data_uri"}
+    assert set(SmokeCheckOperator.template_fields) == {"version", "data_uri", "table"}
     assert set(BatchScoreOperator.template_fields) == {"data_uri", "output_uri", "alias"}
     assert set(ExportModelOperator.template_fields) == {"target_uri", "alias"}
     assert set(ReloadEndpointOperator.template_fields) == {"endpoint", "payload", "headers"}

@@ -245,9 +245,10 @@ def test_reports_go_to_the_mlflow_run_when_given(run_dag, mlflow_connection, bad
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({}, "give exactly one of data_uri or sql"),
-    ({"data_uri": "a.csv", "sql": "SELECT 1"}, "give exactly one of data_uri or sql"),
-    ({"sql": "SELECT 1"}, "sql needs conn_id"),
+    ({}, "give exactly one of data_uri, sql or table"),
+    ({"data_uri": "a.csv", "sql": "SELECT 1"}, "give exactly one of data_uri, sql or table"),
+    ({"sql": "SELECT 1"}, "sql and table need conn_id"),
+    ({"table": "public.customers"}, "sql and table need conn_id"),
     ({"data_uri": "a.csv", "on_failure": "retry"}, "on_failure='retry' is not one of"),
 ])
 def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs, message):
