@@ -11,13 +11,23 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_mlops.core.errors import MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import storage_path
+from airflow_mlops.operators.links import ModelVersionLink, OutputLink, TaskLinks, storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 # Answers worth asking again: request timeout, too many requests, server errors.
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _push_links(context: Context, hook: MlflowHook, model: str, version: str,
+                output: str | None = None) -> None:
+    """Links to the version the task acted on and, when browsable, to its output."""
+    links = TaskLinks(context, hook.get_target())
+    links.version(ModelVersionLink, model, version)
+    if output is not None:
+        links.url(OutputLink, output)
+    links.push()
 
 
 def _alias_version(model_name: str, alias: str) -> str:
@@ -51,6 +61,7 @@ class SmokeCheckOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("version", "data_uri")
+    operator_extra_links = (ModelVersionLink(),)
 
     def __init__(
         self,
@@ -73,9 +84,11 @@ class SmokeCheckOperator(BaseOperator):
         from airflow_mlops.core.io import read_table
         from airflow_mlops.core.smoke import smoke_check
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        _push_links(context, hook, self.model_name, str(self.version))
         try:
             frame = read_table(storage_path(self.data_uri), name=self.data_uri)
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = smoke_check(
                     frame, model_name=self.model_name, version=str(self.version),
                     sample_name=self.data_uri, lineage=run_lineage(context),
@@ -110,6 +123,7 @@ class BatchScoreOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "output_uri", "alias")
+    operator_extra_links = (ModelVersionLink(), OutputLink())
 
     def __init__(
         self,
@@ -135,8 +149,9 @@ class BatchScoreOperator(BaseOperator):
 
         from airflow_mlops.core.scoring import score_batch
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = score_batch(
                     mlflow.MlflowClient(),
                     model_name=self.model_name,
@@ -148,6 +163,7 @@ class BatchScoreOperator(BaseOperator):
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        _push_links(context, hook, self.model_name, result["version"], result["output_uri"])
         self.log.info("Scored %d rows of %s with %s v%s into %s", result["rows"], self.data_uri,
                       self.model_name, result["version"], result["output_uri"])
         return result
@@ -169,6 +185,7 @@ class ExportModelOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("target_uri", "alias")
+    operator_extra_links = (ModelVersionLink(), OutputLink())
 
     def __init__(
         self,
@@ -190,8 +207,9 @@ class ExportModelOperator(BaseOperator):
 
         from airflow_mlops.core.export import export_version
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = export_version(
                     mlflow.MlflowClient(),
                     model_name=self.model_name,
@@ -201,6 +219,7 @@ class ExportModelOperator(BaseOperator):
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        _push_links(context, hook, self.model_name, result["version"], result["target"])
         self.log.info("%s v%s at %s (changed: %s)", self.model_name, result["version"],
                       result["target"], result["changed"])
         return result

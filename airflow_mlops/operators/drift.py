@@ -15,7 +15,14 @@ from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import REPORT_XCOM_KEY, ReportLink, storage_path
+from airflow_mlops.operators.links import (
+    REPORT_XCOM_KEY,
+    MlflowRunLink,
+    ReportLink,
+    TaskLinks,
+    split_runs_uri,
+    storage_path,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
@@ -35,12 +42,20 @@ def monitoring_window(context: Context) -> Window:
 
 
 def finish_check(operator: BaseOperator, context: Context, checked: CheckedWindow) -> dict:
-    """Push the summary and the report location, then fail, skip or warn by the verdict."""
-    context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=checked.summary.get("report"))
+    """Push the summary, the report location and links, then fail, skip or warn by the
+    verdict."""
+    summary = checked.summary
+    context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.get("report"))
+    links = TaskLinks(context, MlflowHook(mlflow_conn_id=operator.mlflow_conn_id).get_target())
+    artifact = summary.get("report_artifact")
+    links.artifact(ReportLink, artifact)
+    links.run(MlflowRunLink, split_runs_uri(artifact)[0] if artifact else None)
+    links.push()
     if operator.do_xcom_push:
-        context["ti"].xcom_push(key="return_value", value=checked.summary)
+        context["ti"].xcom_push(key="return_value", value=summary)
     if checked.verdict.passed:
-        operator.log.info("Check passed. Report: %s", checked.summary.get("report"))
+        operator.log.info("Check passed. Report: %s", links.links[ReportLink.name]
+                          or summary.get("report"))
     enforce(checked.verdict, operator.log)
     return checked.summary
 
@@ -82,7 +97,7 @@ class DriftCheckOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name", "reference_uri")
-    operator_extra_links = (ReportLink(),)
+    operator_extra_links = (ReportLink(), MlflowRunLink())
 
     def __init__(
         self,
