@@ -146,15 +146,26 @@ def http_mlflow_connection(mlflow_server: str, monkeypatch) -> str:
 
 @pytest.fixture
 def night_notes():
-    """The night-note listener, registered for one test as the plugin registers it."""
+    """The night-note listener, registered as the provider's plugin registers it; and
+    ``night_notes(run)``, the note of a finished DAG run as the metadata DB has it."""
     from airflow.listeners.listener import get_listener_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
 
     from airflow_mlops.listeners import night_note
 
     manager = get_listener_manager()
+    added = not manager.pm.is_registered(night_note)
     manager.add_listener(night_note)
-    yield night_note
-    manager.pm.unregister(night_note)
+
+    def note(run) -> str | None:
+        with create_session() as session:
+            return session.query(DagRun).filter_by(dag_id=run.dag_id,
+                                                   run_id=run.run_id).one().note
+
+    yield note
+    if added:
+        manager.pm.unregister(night_note)
 
 
 @pytest.fixture(scope="session")

@@ -90,14 +90,26 @@ def tracking_session(target: TrackingTarget) -> Iterator[None]:
 
 
 def route_mlflow_logs() -> None:
-    """Let MLflow's loggers propagate instead of writing to stderr themselves.
+    """Send MLflow's messages to logging at INFO instead of straight to stderr.
 
-    MLflow gives its ``mlflow`` logger a handler of its own on stderr; a task's stderr is
-    logged by Airflow at ERROR, so "Registered model ..." would show as an error.
+    MLflow gives its ``mlflow`` logger a handler of its own on stderr, and prints messages
+    such as "Created version '1' of model" to stderr too; a task's stderr is logged by
+    Airflow as errors. Its loggers now propagate, and its printed messages become INFO
+    records of the ``mlflow`` logger.
     """
+    from mlflow.utils import logging_utils
+
     logger = logging.getLogger("mlflow")
     logger.handlers = []
     logger.propagate = True
+    stream = logging_utils.MLFLOW_LOGGING_STREAM
+
+    def write(text: str) -> None:
+        if stream.enabled and text.strip():
+            logger.info(text.strip())
+
+    stream.write = write
+    stream.flush = lambda: None
 
 
 def ensure_experiment(name: str, artifact_location: str | None = None) -> str:

@@ -33,15 +33,22 @@ def on_dag_run_failed(dag_run: DagRun, msg: str) -> None:
 
 
 def annotate(dag_run: DagRun) -> None:
-    """Set the run's note to :func:`night_note` unless it has one or nothing to say."""
-    from sqlalchemy.orm import object_session
+    """Set the run's note to :func:`night_note` unless it has one or nothing to say.
 
-    session = object_session(dag_run)
-    if session is None or dag_run.note:
-        return
-    note = night_note(_xcoms(session, dag_run), _failed_tasks(session, dag_run))
-    if note:
-        dag_run.note = note
+    The run handed to listeners may be detached from the scheduler's session, so the note
+    is read and written in a session (and transaction) of its own.
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session(scoped=False) as session:
+        run = session.query(DagRun).filter_by(dag_id=dag_run.dag_id,
+                                              run_id=dag_run.run_id).one_or_none()
+        if run is None or run.note:
+            return
+        note = night_note(_xcoms(session, run), _failed_tasks(session, run))
+        if note:
+            run.note = note
 
 
 def night_note(xcoms: dict[tuple[str, str], Any], failed_tasks: list[str]) -> str | None:
