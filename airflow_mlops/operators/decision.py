@@ -40,7 +40,7 @@ def decision_note(decision: dict, promotion: dict | None) -> str:
         compared += ", first version"
     verdict = decision["verdict"]
     if decision.get("dry_run"):
-        return f"dry run: v{version} would be {verdict}: {compared}"
+        return f"dry run, v{version} {verdict}: {compared}"
     if promotion is not None:
         approved = " after approval" if verdict == "needs_approval" else ""
         return f"v{version} promoted{approved}: {compared}"

@@ -26,7 +26,7 @@ def decision(**changes) -> dict:
     ({"verdict": "needs_approval"}, {"champion": "7"},
      "v7 promoted after approval: roc_auc 0.812 vs 0.791 (v6)"),
     ({"verdict": "needs_approval"}, None, "v7 rejected at approval: roc_auc 0.812 vs 0.791 (v6)"),
-    ({"dry_run": True}, None, "dry run: v7 would be promote: roc_auc 0.812 vs 0.791 (v6)"),
+    ({"dry_run": True}, None, "dry run, v7 promote: roc_auc 0.812 vs 0.791 (v6)"),
 ])
 def test_the_note_says_what_the_night_decided(changes, promotion, note):
     assert decision_note(decision(**changes), promotion) == note
@@ -55,7 +55,7 @@ def test_a_dry_run_promotion_moves_nothing_in_the_summary():
     summary = summarize({"rows": 9, "success": True}, decision(dry_run=True),
                         {"champion": "6", "dry_run": True})
     assert summary["champion_after"] == "6"
-    assert summary["note"].startswith("dry run: ")
+    assert summary["note"].startswith("dry run, ")
 
 
 def test_the_decision_log_has_one_reason_per_line():
