@@ -655,14 +655,15 @@ def monitor_drift(
         metrics={} if result is None else {"share": result.share,
                                            "drifted_columns": len(result.drifted_columns)},
         files=report_files(_summary(result, reason, context), result), report_file=REPORT_FILE,
-        lineage=lineage, artifact_location=artifact_location,
+        lineage=lineage, artifact_location=artifact_location, model=model_name,
     )
     verdict = policy.decide(
         passed=drifted is False,
         reason=_clip(f"drift of {data_uri} from model '{model_name}' v{reference.version}'s "
                      f"training data: {reason}", MAX_REASON) + f". Report: {recorded['report']}",
     )
-    context |= {"report": recorded["report"], "verdict": verdict.to_dict()}
+    context |= {"report": recorded["report"], "report_artifact": recorded["report_artifact"],
+                "verdict": verdict.to_dict()}
     return CheckedWindow(_summary(result, reason, context), verdict)
 
 

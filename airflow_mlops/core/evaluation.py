@@ -284,12 +284,13 @@ def _store(client: MlflowClient, record: dict) -> dict:
     """Write the record and chart on the challenger's run, tag the version; the summary."""
     model, version = record["model"], record["challenger_version"]
     run_id = client.get_model_version(model, version).run_id
-    record_uri = None
+    record_uri = chart_uri = None
     if run_id:
         folder = f"{RECORD_FOLDER}/vs-{record['champion_version'] or 'none'}"
         client.log_dict(run_id, record, f"{folder}/decision.json")
         client.log_figure(run_id, comparison_chart(record), f"{folder}/comparison.png")
         record_uri = f"runs:/{run_id}/{folder}/decision.json"
+        chart_uri = f"runs:/{run_id}/{folder}/comparison.png"
     summary = {
         key: record[key] for key in (
             "model", "challenger_version", "champion_version", "primary_metric",
@@ -298,6 +299,7 @@ def _store(client: MlflowClient, record: dict) -> dict:
     } | {
         "failed_checks": [check["name"] for check in record["checks"] if not check["passed"]],
         "record_uri": record_uri,
+        "chart_uri": chart_uri,
     }
     lineage = record["evaluated_by"]
     registry.set_version_tags(client, model, version, {

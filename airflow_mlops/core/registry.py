@@ -212,15 +212,47 @@ def _complete(client: MlflowClient, entry: ledger.Entry, *, replaced: dict) -> N
     ledger.finish(client, entry)
 
 
-def ensure_registered_model(client: MlflowClient, model: str) -> None:
-    """Create the registered model if it does not exist yet."""
+def model_description(lineage: dict[str, str]) -> str:
+    """What a registered model the retrain loop created is, and which DAG trains it."""
+    dag = f"`{lineage.get('dag_id', '')}`"
+    url = lineage.get("dag_run_url")
+    if url:
+        dag = f"[{dag}]({url.rsplit('/runs/', 1)[0]})"
+    return (f"Retrained, evaluated and promoted by the Airflow DAG {dag} (airflow-mlops). "
+            f"Alias `{CHAMPION}` is what production serves, `{CHALLENGER}` the newest "
+            f"candidate, `{PREVIOUS_CHAMPION}` the rollback target.")
+
+
+def version_description(lineage: dict[str, str]) -> str:
+    """What made a version: the DAG run (linked when ``lineage`` has ``dag_run_url``) and
+    the data it was trained on."""
+    run = f"`{lineage.get('dag_id', '')}` / `{lineage.get('run_id', '')}`"
+    if lineage.get("dag_run_url"):
+        run = f"[{run}]({lineage['dag_run_url']})"
+    text = f"Trained by the Airflow DAG run {run}"
+    if lineage.get("data_uri"):
+        text += f" on `{lineage['data_uri']}`"
+    if lineage.get("data_fingerprint"):
+        text += f" (data fingerprint `{lineage['data_fingerprint']}`)"
+    return text + "."
+
+
+def describe_version(client: MlflowClient, model: str, version: str,
+                     lineage: dict[str, str]) -> None:
+    """Set the version's description to :func:`version_description` of ``lineage``."""
+    client.update_model_version(model, str(version), description=version_description(lineage))
+
+
+def ensure_registered_model(client: MlflowClient, model: str, *,
+                            description: str | None = None) -> None:
+    """Create the registered model (with ``description``) if it does not exist yet."""
     from mlflow.exceptions import MlflowException
 
     try:
         client.get_registered_model(model)
     except MlflowException:
         try:
-            client.create_registered_model(model)
+            client.create_registered_model(model, description=description)
         except MlflowException as exc:
             if "already exists" not in str(exc).lower():
                 raise RegistryError(f"model '{model}': cannot be registered: {exc}") from None

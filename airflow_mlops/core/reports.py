@@ -202,20 +202,14 @@ def log_reports_to_mlflow(
 ) -> str:
     """Log both files as artifacts of MLflow run ``run_id`` under ``artifact_path``.
 
-    :return: a link to the HTML report: the MLflow UI's page for it when the tracking
-        server speaks HTTP, else the artifact's URI.
+    :return: where the HTML report is stored (the artifact's URI).
     """
     for name, text in report_files(summary, result).items():
         client.log_text(run_id, text, f"{artifact_path}/{name}")
-    run = client.get_run(run_id)
-    return mlflow_artifact_link(client.tracking_uri, run.info.experiment_id, run_id,
-                                run.info.artifact_uri, f"{artifact_path}/{REPORT_FILE}")
+    return artifact_location(client.get_run(run_id).info.artifact_uri,
+                             f"{artifact_path}/{REPORT_FILE}")
 
 
-def mlflow_artifact_link(tracking_uri: str, experiment_id: str, run_id: str,
-                         artifact_uri: str, path: str) -> str:
-    """The MLflow UI page of a run's artifact for an HTTP tracking server, else its URI."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return (f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}"
-                f"/runs/{run_id}/artifactPath/{path}")
+def artifact_location(artifact_uri: str, path: str) -> str:
+    """Where a run's artifact ``path`` is stored, given the run's artifact URI."""
     return f"{artifact_uri.rstrip('/')}/{path}"

@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_mlops.core.errors import ConfigError, MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import storage_path
+from airflow_mlops.operators.links import ModelVersionLink, OutputLink, TaskLinks, storage_path
 from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 
 # Answers worth asking again: request timeout, too many requests, server errors.
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _push_links(context: Context, hook: MlflowHook, model: str, version: str,
+                output: str | None = None) -> None:
+    """Links to the version the task acted on and, when browsable, to its output."""
+    links = TaskLinks(context, hook.get_target())
+    links.version(ModelVersionLink, model, version)
+    if output is not None:
+        links.url(OutputLink, output)
+    links.push()
 
 
 def _alias_version(model_name: str, alias: str) -> str:
@@ -63,6 +73,7 @@ class SmokeCheckOperator(ConfigTemplatedMixin, BaseOperator):
 
     template_fields: Sequence[str] = ("version", "data_uri", "table")
     config_template_fields: Sequence[str] = ("data_uri", "table")
+    operator_extra_links = (ModelVersionLink(),)
 
     def __init__(
         self,
@@ -108,9 +119,11 @@ class SmokeCheckOperator(ConfigTemplatedMixin, BaseOperator):
         from airflow_mlops.core.smoke import smoke_check
         from airflow_mlops.core.sql_sources import SqlUnreachableError
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        _push_links(context, hook, self.model_name, str(self.version))
         try:
             frame, name = self._sample()
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = smoke_check(
                     frame, model_name=self.model_name, version=str(self.version),
                     sample_name=name, lineage=run_lineage(context),
@@ -148,6 +161,7 @@ class BatchScoreOperator(ConfigTemplatedMixin, BaseOperator):
 
     template_fields: Sequence[str] = ("data_uri", "output_uri", "alias")
     config_template_fields: Sequence[str] = ("data_uri", "output_uri")
+    operator_extra_links = (ModelVersionLink(), OutputLink())
 
     def __init__(
         self,
@@ -173,8 +187,9 @@ class BatchScoreOperator(ConfigTemplatedMixin, BaseOperator):
 
         from airflow_mlops.core.scoring import score_batch
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = score_batch(
                     mlflow.MlflowClient(),
                     model_name=self.model_name,
@@ -186,6 +201,7 @@ class BatchScoreOperator(ConfigTemplatedMixin, BaseOperator):
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        _push_links(context, hook, self.model_name, result["version"], result["output_uri"])
         self.log.info("Scored %d rows of %s with %s v%s into %s", result["rows"], self.data_uri,
                       self.model_name, result["version"], result["output_uri"])
         return result
@@ -208,6 +224,7 @@ class ExportModelOperator(ConfigTemplatedMixin, BaseOperator):
 
     template_fields: Sequence[str] = ("target_uri", "alias")
     config_template_fields: Sequence[str] = ("target_uri",)
+    operator_extra_links = (ModelVersionLink(), OutputLink())
 
     def __init__(
         self,
@@ -229,8 +246,9 @@ class ExportModelOperator(ConfigTemplatedMixin, BaseOperator):
 
         from airflow_mlops.core.export import export_version
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = export_version(
                     mlflow.MlflowClient(),
                     model_name=self.model_name,
@@ -240,6 +258,7 @@ class ExportModelOperator(ConfigTemplatedMixin, BaseOperator):
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        _push_links(context, hook, self.model_name, result["version"], result["target"])
         self.log.info("%s v%s at %s (changed: %s)", self.model_name, result["version"],
                       result["target"], result["changed"])
         return result

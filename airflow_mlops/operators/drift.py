@@ -18,7 +18,10 @@ from airflow_mlops.operators.lineage import run_lineage
 from airflow_mlops.operators.links import (
     REPORT_XCOM_KEY,
     RESULTS_SECTION,
+    MlflowRunLink,
     ReportLink,
+    TaskLinks,
+    split_runs_uri,
     storage_path,
 )
 from airflow_mlops.operators.templating import ConfigTemplatedMixin
@@ -51,12 +54,20 @@ def monitoring_window(context: Context) -> Window:
 
 
 def finish_check(operator: BaseOperator, context: Context, checked: CheckedWindow) -> dict:
-    """Push the summary and the report location, then fail, skip or warn by the verdict."""
-    context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=checked.summary.get("report"))
+    """Push the summary, the report location and links, then fail, skip or warn by the
+    verdict."""
+    summary = checked.summary
+    context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.get("report"))
+    links = TaskLinks(context, MlflowHook(mlflow_conn_id=operator.mlflow_conn_id).get_target())
+    artifact = summary.get("report_artifact")
+    links.artifact(ReportLink, artifact)
+    links.run(MlflowRunLink, split_runs_uri(artifact)[0] if artifact else None)
+    links.push()
     if operator.do_xcom_push:
-        context["ti"].xcom_push(key="return_value", value=checked.summary)
+        context["ti"].xcom_push(key="return_value", value=summary)
     if checked.verdict.passed:
-        operator.log.info("Check passed. Report: %s", checked.summary.get("report"))
+        operator.log.info("Check passed. Report: %s", links.links[ReportLink.name]
+                          or summary.get("report"))
     enforce(checked.verdict, operator.log)
     return checked.summary
 
@@ -111,7 +122,7 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
     template_fields: Sequence[str] = ("data_uri", "table", "where", "experiment_name",
                                       "reference_uri")
     config_template_fields: Sequence[str] = ("data_uri", "table", "where", "reference_uri")
-    operator_extra_links = (ReportLink(),)
+    operator_extra_links = (ReportLink(), MlflowRunLink())
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.drift import finish_check, monitoring_window
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import ReportLink, storage_path
+from airflow_mlops.operators.links import MlflowRunLink, ReportLink, storage_path
 from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class ModelQualityOperator(ConfigTemplatedMixin, BaseOperator):
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name")
     config_template_fields: Sequence[str] = ("data_uri",)
-    operator_extra_links = (ReportLink(),)
+    operator_extra_links = (ReportLink(), MlflowRunLink())
 
     def __init__(
         self,

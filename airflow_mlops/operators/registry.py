@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_mlops.core.errors import ChampionChangedError, MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
+from airflow_mlops.operators.links import LedgerEntryLink, ModelVersionLink, TaskLinks
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,7 +27,8 @@ class PromoteChallengerOperator(BaseOperator):
     task fails without retrying. A rejected decision, or a version without a passed smoke
     check of the files training recorded, is never promoted; a dry run moves nothing.
     Re-running the task for the same DAG run moves nothing a second time. Give it a one-slot
-    ``pool`` per model to serialise promotions.
+    ``pool`` per model to serialise promotions. Links: the promoted "Model version" and the
+    move's "Ledger entry".
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``reasons``,
@@ -36,6 +38,7 @@ class PromoteChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("decision",)
+    operator_extra_links = (ModelVersionLink(), LedgerEntryLink())
 
     def __init__(
         self,
@@ -70,8 +73,11 @@ class PromoteChallengerOperator(BaseOperator):
                     "moved": False, "dry_run": True}
         approved = "approved by a human; " if decision["verdict"] == NEEDS_APPROVAL else ""
         lineage = run_lineage(context)
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        links = TaskLinks(context, hook.get_target())
+        links.version(ModelVersionLink, model, version)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 client = MlflowClient()
                 require_smoke_passed(client, model, version)
                 try:
@@ -88,11 +94,23 @@ class PromoteChallengerOperator(BaseOperator):
                 registry.set_version_tags(client, model, version, {
                     "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",
                 })
+                links.run(LedgerEntryLink, _ledger_entry(client, model, lineage))
         except MlopsError as exc:
+            links.push()
             raise AirflowFailException(str(exc)) from None
+        links.push()
         self.log.info("Champion of %s is version %s (moved now: %s)", model, result["champion"],
                       result["moved"])
         return result
+
+
+def _ledger_entry(client, model: str, lineage: dict[str, str]) -> str | None:
+    """The ledger entry (an MLflow run id) of this DAG run's promotion, if it moved anything."""
+    from airflow_mlops.core import ledger, registry
+
+    key = ledger.entry_key(model, registry.CHAMPION, registry.PROMOTE, lineage)
+    entry = ledger.find(client, model, key)
+    return entry.entry_id if entry else None
 
 
 class RejectChallengerOperator(BaseOperator):
@@ -100,7 +118,7 @@ class RejectChallengerOperator(BaseOperator):
     Record on the challenger's version that it was rejected, and why.
 
     Reached with a decision other than ``reject``, the rejection was a human's (at the
-    approval step), and the tag says so.
+    approval step), and the tag says so. Link: the rejected "Model version".
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``challenger_version`` and
@@ -109,6 +127,7 @@ class RejectChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("decision",)
+    operator_extra_links = (ModelVersionLink(),)
 
     def __init__(
         self,
@@ -133,7 +152,11 @@ class RejectChallengerOperator(BaseOperator):
         because = "; ".join(self.decision["reasons"])
         if self.decision["verdict"] != REJECT:
             because = f"rejected at approval; the policy said {self.decision['verdict']}: {because}"
-        with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        links = TaskLinks(context, hook.get_target())
+        links.version(ModelVersionLink, self.model_name, version)
+        links.push()
+        with hook.session():
             client = MlflowClient()
             registry.set_version_tags(client, self.model_name, version, {
                 "status": "rejected", "rejected_because": because,

@@ -14,9 +14,12 @@ from airflow_mlops.core.errors import ConfigError, PathEscapeError, SuiteError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
+from airflow_mlops.operators.lineage import night, run_lineage
 from airflow_mlops.operators.links import (
     REPORT_XCOM_KEY,
+    MlflowRunLink,
     ReportLink,
+    TaskLinks,
     default_results_uri,
     results_base_uri,
     storage_path,
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from airflow.sdk import Context
 
+    from airflow_mlops.core.tracking import TrackingTarget
     from airflow_mlops.core.validation import ValidationSummary
 
 MAX_QUERY_NAME = 100
@@ -46,8 +50,11 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
     The task pushes a summary of at most 4 KB as its return value (``success``, ``rows``,
     ``evaluated``, ``failed``, and per failed expectation its column, type, observed value,
     unexpected percent and up to 5 example values). The full GX result (JSON) and an HTML
-    report go to the MLflow run ``mlflow_run_id`` when given, else under ``results_uri``; the
-    task's "Report" link opens it. The summary is pushed before any failure is raised.
+    report go to the MLflow run ``mlflow_run_id`` when given; else, with ``experiment_name``,
+    to this task instance's run in that experiment (``<model_name> validate <date>``, reused
+    by a re-run); else under ``results_uri``. The task's "Report" link opens the report over
+    http(s) (see :mod:`airflow_mlops.operators.links`). The summary is pushed before any
+    failure is raised.
 
     :param data_uri: CSV or Parquet file: a local path, ``file://`` or object-storage URI
         (``s3://conn_id@bucket/key``), read through ObjectStoragePath. (templated)
@@ -70,6 +77,9 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
     :param results_uri: folder for the JSON result and HTML report; by default
         ``<[mlops] results_base_uri>/validation/<dag_id>/<run_id>/<task_id>``. (templated)
     :param mlflow_run_id: MLflow run that receives the reports as artifacts instead. (templated)
+    :param experiment_name: MLflow experiment in which the task logs its reports to a run of
+        its own. (templated)
+    :param model_name: the model the data is for; names that run.
     :param mlflow_conn_id: connection of the MLflow tracking server.
     :param context_root_dir: folder of a GX project (``great_expectations.yml``) whose
         stored suites ``suite`` may name. (templated)
@@ -77,12 +87,12 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
 
     template_fields: Sequence[str] = (
         "data_uri", "suite", "sql", "table", "where", "quarantine_to", "results_uri",
-        "mlflow_run_id", "context_root_dir",
+        "mlflow_run_id", "experiment_name", "context_root_dir",
     )
     config_template_fields: Sequence[str] = ("data_uri", "suite", "sql", "table", "where")
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}
-    operator_extra_links = (ReportLink(),)
+    operator_extra_links = (ReportLink(), MlflowRunLink())
 
     def __init__(
         self,
@@ -100,6 +110,8 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         quarantine_to: str | None = None,
         results_uri: str | None = None,
         mlflow_run_id: str | None = None,
+        experiment_name: str | None = None,
+        model_name: str | None = None,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         context_root_dir: str | None = None,
         **kwargs,
@@ -127,6 +139,8 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         self.quarantine_to = quarantine_to
         self.results_uri = results_uri
         self.mlflow_run_id = mlflow_run_id
+        self.experiment_name = experiment_name
+        self.model_name = model_name
         self.mlflow_conn_id = mlflow_conn_id
         self.context_root_dir = context_root_dir
 
@@ -158,14 +172,17 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         try:
             if not summary.success and self.quarantine_to and not policy.dry_run:
                 summary = replace(summary, quarantined_to=self._quarantine(frame))
-            summary = replace(summary, report=self._store_reports(context, summary, result))
+            links = TaskLinks(context, self._tracking_target())
+            summary = replace(summary, report=self._store_reports(context, summary, result, links))
         except PathEscapeError as exc:  # a hostile name: a retry would only refuse it again
             raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.report)
+        links.push()
         output = summary.to_dict()
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=output)
-        self.log.info("%s. Report: %s", summary.headline(), summary.report)
+        self.log.info("%s. Report: %s", summary.headline(),
+                      links.links[ReportLink.name] or summary.report)
         enforce(policy.decide(passed=summary.success, reason=summary.failure_message()), self.log)
         return output
 
@@ -206,17 +223,50 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
             return quarantine_file(source, folder) if source.exists() else None
         return None if frame is None else quarantine_frame(frame, folder, f"{self.task_id}.parquet")
 
-    def _store_reports(self, context: Context, summary: ValidationSummary, result: dict) -> str:
+    def _store_reports(self, context: Context, summary: ValidationSummary, result: dict,
+                       links: TaskLinks) -> str:
+        """Store both files; the report's location. Adds the links to ``links``."""
         from airflow_mlops.core.paths import refuse_traversal, require_under
-        from airflow_mlops.core.reports import log_reports_to_mlflow, write_reports
+        from airflow_mlops.core.reports import REPORT_FILE, write_reports
 
-        if self.mlflow_run_id:
-            client = MlflowHook(mlflow_conn_id=self.mlflow_conn_id).get_client()
-            return log_reports_to_mlflow(client, self.mlflow_run_id, summary, result,
-                                         artifact_path=f"validation/{self.task_id}")
+        if self.mlflow_run_id or self.experiment_name:
+            run_id, location = self._log_to_mlflow(context, summary, result, links.target)
+            links.artifact(ReportLink, f"runs:/{run_id}/validation/{self.task_id}/{REPORT_FILE}")
+            links.run(MlflowRunLink, run_id)
+            return location
         if self.results_uri:
             folder = refuse_traversal(self.results_uri, what="results_uri")
         else:  # dag_id, run_id and task_id may not lead out of the results base
             folder = require_under(results_base_uri(), default_results_uri(context, "validation"),
                                    what="results folder")
-        return write_reports(storage_path(folder), summary, result)
+        location = write_reports(storage_path(folder), summary, result)
+        links.file(ReportLink, location)
+        return location
+
+    def _tracking_target(self) -> TrackingTarget | None:
+        """The MLflow server the reports go to; None when they go to results files."""
+        if self.mlflow_run_id or self.experiment_name:
+            return MlflowHook(mlflow_conn_id=self.mlflow_conn_id).get_target()
+        return None
+
+    def _log_to_mlflow(self, context: Context, summary: ValidationSummary, result: dict,
+                       target: TrackingTarget) -> tuple[str, str]:
+        """(run id, report location) of the reports logged to the MLflow run."""
+        from mlflow import MlflowClient
+
+        from airflow_mlops.core.reports import log_reports_to_mlflow
+        from airflow_mlops.core.tracking import ensure_experiment, task_run, tracking_session
+
+        with tracking_session(target):
+            run_id = self.mlflow_run_id
+            if not run_id:
+                experiment_id = ensure_experiment(self.experiment_name, target.artifact_location)
+                run_id = task_run(experiment_id, lineage=run_lineage(context),
+                                  run_name=f"{self.model_name or context['ti'].dag_id} "
+                                           f"validate {night(context)}")
+            client = MlflowClient()
+            location = log_reports_to_mlflow(client, run_id, summary, result,
+                                             artifact_path=f"validation/{self.task_id}")
+            if not self.mlflow_run_id:
+                client.set_terminated(run_id, "FINISHED")
+        return run_id, location

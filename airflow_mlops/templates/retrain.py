@@ -32,12 +32,21 @@ DAG_ID_PREFIX = "nightly_retrain"
 APPROVE, REJECT = "Approve", "Reject"
 APPROVAL_BODY = """\
 {% set d = ti.xcom_pull(task_ids='evaluate') %}
-Challenger **v{{ d.challenger_version }}** of `{{ d.model }}` against champion \
-v{{ d.champion_version }}: the promotion policy says **{{ d.verdict }}**.
+{% set links = ti.xcom_pull(task_ids='evaluate', key='mlops_links') or {} %}
+Challenger **v{{ d.challenger_version }}** of `{{ d.model }}` \
+{% if d.champion_version %}against champion v{{ d.champion_version }}\
+{% else %}(first version, no champion yet){% endif %}: \
+the promotion policy says **{{ d.verdict }}**.
+
+**Why you are asked:** {% if d.failed_checks %}these checks failed and the policy escalates \
+them to a human instead of rejecting: {{ d.failed_checks | join(', ') }}.\
+{% else %}the policy asks a human before every promotion (`approval.always`).{% endif %}
 
 {% for reason in d.reasons %}- {{ reason }}
 {% endfor %}
-Decision record and comparison chart: `{{ d.record_uri }}`
+{% if links['Decision record'] %}[Decision record]({{ links['Decision record'] }})\
+{% if links['Comparison chart'] %} · [comparison chart]({{ links['Comparison chart'] }}){% endif %}\
+{% else %}Decision record: `{{ d.record_uri }}`{% endif %}
 """
 
 
@@ -78,6 +87,14 @@ def _add_deployment(
         )
 
 
+def _description(config: ModelConfig) -> str:
+    """What the DAG does and when it runs: its cron next to the retrain asset."""
+    when = "when drift monitoring requests a retrain"
+    if config.schedule is not None:
+        when = f"on cron `{config.schedule}` (UTC) or {when}"
+    return f"Validate, retrain and compare {config.name} against its champion, {when}"
+
+
 def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     """The retrain-and-compare DAG of one model config.
 
@@ -103,7 +120,7 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     }
     with DAG(
         dag_id=dag_id or f"{DAG_ID_PREFIX}_{config.name}",
-        description=f"Validate, retrain and compare {config.name} against its champion",
+        description=_description(config),
         schedule=retrain_schedule(config),
         **dag_arguments(config, kind="retrain"),
     ) as dag:
@@ -129,11 +146,13 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
         if query and query.validate_in_database:  # validated where it lives, then landed
             validate = ValidateDataOperator(
                 task_id="validate", sql=query.sql, conn_id=query.conn_id,
-                in_database=True, suite=str(config.suite)
+                in_database=True, suite=str(config.suite),
+                experiment_name=config.experiment_name, **common,
             )
         else:
             validate = ValidateDataOperator(
-                task_id="validate", data_uri=data_uri, suite=str(config.suite)
+                task_id="validate", data_uri=data_uri, suite=str(config.suite),
+                experiment_name=config.experiment_name, **common,
             )
         train = TrainChallengerOperator(
             task_id="train",

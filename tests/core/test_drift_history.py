@@ -41,7 +41,7 @@ def record(mlflow_session, tmp_path):
             champion_version=champion, metrics={"share": 0.5},
             files={"report.html": "<p>x</p>"}, report_file="report.html",
             lineage={"dag_id": "drift_monitor_churn", "run_id": f"r{day}"},
-            artifact_location=str(tmp_path / "artifacts"),
+            artifact_location=str(tmp_path / "artifacts"), model="churn",
         )
 
     return record
@@ -71,7 +71,9 @@ def test_a_window_is_one_run_even_when_checked_twice(record):
     assert run.data.tags[registry.tag("window_key")] == window(1).key
     assert run.data.tags[registry.tag("run_id")] == "r1"
     assert run.info.status == "FINISHED"
+    assert run.info.run_name == "churn drift 2026-03-01"  # model, monitor and window date
     assert again["report"].endswith("/drift/report.html")
+    assert again["report_artifact"] == f"runs:/{run.info.run_id}/drift/report.html"
 
 
 def test_recent_windows_newest_first_up_to_the_window_and_for_one_champion(record):

@@ -10,8 +10,8 @@ import pytest
 from airflow_mlops.core.reports import (
     REPORT_FILE,
     RESULT_FILE,
+    artifact_location,
     log_reports_to_mlflow,
-    mlflow_artifact_link,
     render_html,
     safe_evidently_html,
     script_safe_json,
@@ -97,13 +97,6 @@ def test_log_reports_to_an_mlflow_run(mlflow_session, failed, tmp_path):
     assert "tenure_months" in html
 
 
-def test_links_to_the_mlflow_ui_for_http_servers():
-    assert mlflow_artifact_link("https://mlflow.internal/", "3", "abc", "s3://a/3/abc/artifacts",
-                                "validation/v/r.html") == \
-        "https://mlflow.internal/#/experiments/3/runs/abc/artifactPath/validation/v/r.html"
-    assert mlflow_artifact_link("databricks", "3", "abc", "dbfs:/a/", "r.html") == "dbfs:/a/r.html"
-
-
 def test_script_safe_json_is_the_same_json_without_markup_characters():
     value = {"</script><!--": ["<b>&amp;</b>", 1]}
     text = script_safe_json(json.dumps(value))
@@ -135,3 +128,9 @@ def test_evidentlys_data_is_re_escaped_and_only_its_own_scripts_are_allowed():
 def test_a_page_not_shaped_as_evidentlys_is_refused():
     with pytest.raises(ValueError, match="one data script"):
         safe_evidently_html("<html><head></head><body><script>x()</script></body></html>")
+
+
+def test_artifact_location_joins_the_run_artifact_uri_and_the_path():
+    assert artifact_location("s3://a/3/abc/artifacts/", "validation/v/r.html") == \
+        "s3://a/3/abc/artifacts/validation/v/r.html"
+    assert artifact_location("dbfs:/a", "r.html") == "dbfs:/a/r.html"

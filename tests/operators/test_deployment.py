@@ -62,8 +62,16 @@ def client(mlflow_store):
     return mlflow_store
 
 
+class TaskInstance(SimpleNamespace):
+    """The parts of a running task instance the operators use; records what they push."""
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
 def context(task_id: str, **extra) -> dict:
-    ti = SimpleNamespace(dag_id="deploy", run_id="scheduled__2026-03-01", task_id=task_id)
+    ti = TaskInstance(dag_id="deploy", run_id="scheduled__2026-03-01", task_id=task_id,
+                      pushed={})
     return {"ti": ti, "logical_date": LOGICAL_DATE, **extra}
 
 

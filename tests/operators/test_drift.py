@@ -141,6 +141,11 @@ def test_drifted_window_is_summarised_and_reported_then_warned(champion, tmp_pat
     assert summary["verdict"]["outcome"] == "warn"
     assert pushed[REPORT_XCOM_KEY] == summary["report"] == pushed["return_value"]["report"]
     assert Path(summary["report"]).exists()
+    # A SQLite store has no web UI: the report opens through the plugin's endpoint.
+    assert pushed["mlops_reports"] == {"drift_report.html": summary["report_artifact"]}
+    link = pushed["mlops_links"]
+    assert link["Report"].startswith("http") and "name=drift_report.html" in link["Report"]
+    assert link["MLflow run"] == ""
 
 
 def test_recorded_data_outside_the_roots_fails_with_the_fix(champion, tmp_path):

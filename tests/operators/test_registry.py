@@ -22,8 +22,15 @@ RUN = SimpleNamespace(dag_id="nightly_retrain_churn", run_id="scheduled__2026-03
                       task_id="promote")
 
 
+class TaskInstance(SimpleNamespace):
+    """The parts of a running task instance the operators use; records what they push."""
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
 def context(run_id: str = RUN.run_id) -> dict:
-    return {"ti": SimpleNamespace(dag_id=RUN.dag_id, run_id=run_id, task_id="t")}
+    return {"ti": TaskInstance(dag_id=RUN.dag_id, run_id=run_id, task_id="t", pushed={})}
 
 
 def decision(version: str, champion: str | None, verdict: str = "promote", **extra) -> dict:
