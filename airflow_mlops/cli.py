@@ -57,12 +57,15 @@ def format_summary(summary: ValidationSummary) -> str:
 def _validate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from airflow_mlops.cli_sql import database_validation
     from airflow_mlops.core.io import read_table
     from airflow_mlops.core.reports import write_reports
     from airflow_mlops.core.validation import check_data, resolve_suite
 
     suite = resolve_suite(args.suite, args.context_root_dir)
-    validation, _ = check_data(lambda: read_table(args.data), suite, data_name=args.data)
+    validation = database_validation(args, suite)
+    if validation is None:
+        validation, _ = check_data(lambda: read_table(args.data), suite, data_name=args.data)
     summary, result = validation.summary, validation.result
     if args.report:
         summary = replace(summary, report=write_reports(args.report, summary, result))
@@ -97,7 +100,11 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("validate", help="validate a data set against a GX suite",
                                  description="Exit code 0: passed; 1: expectations failed; "
                                  "2: the data or the suite is unusable.")
-    parser.add_argument("data", help="CSV or Parquet file: local path or fsspec URI")
+    from airflow_mlops.cli_sql import add_database_arguments
+
+    parser.add_argument("data", nargs="?",
+                        help="CSV or Parquet file: local path or fsspec URI (or use --db)")
+    add_database_arguments(parser)
     parser.add_argument("--suite", required=True,
                         help="GX ExpectationSuite JSON file (or a suite name, with --gx-project)")
     parser.add_argument("--gx-project", dest="context_root_dir", metavar="DIR",

@@ -47,7 +47,17 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_mlops.sensors.data", "airflow_mlops.sensors.alias"],
             },
         ],
-        "extra-links": ["airflow_mlops.operators.links.ReportLink"],
+        "extra-links": [
+            "airflow_mlops.operators.links.ReportLink",
+            "airflow_mlops.operators.links.MlflowRunLink",
+            "airflow_mlops.operators.links.ModelVersionLink",
+            "airflow_mlops.operators.links.DecisionRecordLink",
+            "airflow_mlops.operators.links.ComparisonChartLink",
+            "airflow_mlops.operators.links.ChallengerVersionLink",
+            "airflow_mlops.operators.links.ChampionVersionLink",
+            "airflow_mlops.operators.links.LedgerEntryLink",
+            "airflow_mlops.operators.links.OutputLink",
+        ],
         "config": {
             "mlops": {
                 "description": "Options of the airflow-mlops provider.",
@@ -97,6 +107,12 @@ def get_provider_info() -> dict:
                         "label": "Artifact location",
                         "schema": {"type": ["string", "null"]},
                         "description": "Where new experiments store artifacts.",
+                    },
+                    "ui_base_url": {
+                        "label": "UI base URL",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Where a browser opens the MLflow UI, when not at the "
+                        "tracking URI; links from Airflow's UI lead there.",
                     },
                 },
             }

@@ -17,10 +17,10 @@ from airflow_mlops.operators.registry import PromoteChallengerOperator, RejectCh
 from airflow_mlops.operators.training import TrainChallengerOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
-from airflow_mlops.templates.drift import REQUESTED_WINDOW, requested_window_ds, retrain_asset
+from airflow_mlops.templates.drift import retrain_asset
 
 ROOT = os.environ.get("AIRFLOW_MLOPS_DATA_ROOT", "/data")
-DATA_URI = REQUESTED_WINDOW + f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
+DATA_URI = f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
 COMMON = {"model_name": "churn", "mlflow_conn_id": "mlflow_default"}
 DATA = {
     "data_uri": DATA_URI,
@@ -41,7 +41,6 @@ with DAG(
     description="Validate, retrain and compare churn against its champion",
     schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("@daily", timezone="UTC"),
                                  assets=retrain_asset("churn")),
-    user_defined_macros={"requested_window_ds": requested_window_ds},
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,

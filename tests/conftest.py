@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,81 @@ def mlflow_connection(tracking_uri: str, monkeypatch) -> str:
     }
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(connection))
     return tracking_uri
+
+
+SERVER_START_SECONDS = 180
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory) -> str:
+    """A real ``mlflow server`` (SQLite backend, artifacts it serves itself) on a free
+    loopback port, for one test module; its base URL."""
+    import time
+
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (root / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("mlflow server did not start: "
+                                       + (root / "server.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def http_mlflow_connection(mlflow_server: str, monkeypatch) -> str:
+    """The ``mlflow_default`` Airflow connection, pointed at :func:`mlflow_server`."""
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT",
+                       json.dumps({"conn_type": "mlflow", "host": mlflow_server}))
+    return mlflow_server
+
+
+@pytest.fixture
+def night_notes():
+    """The night-note listener, registered as the provider's plugin registers it; and
+    ``night_notes(run)``, the note of a finished DAG run as the metadata DB has it."""
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from airflow_mlops.listeners import night_note
+
+    manager = get_listener_manager()
+    added = not manager.pm.is_registered(night_note)
+    manager.add_listener(night_note)
+
+    def note(run) -> str | None:
+        with create_session() as session:
+            return session.query(DagRun).filter_by(dag_id=run.dag_id,
+                                                   run_id=run.run_id).one().note
+
+    yield note
+    if added:
+        manager.pm.unregister(night_note)
 
 
 @pytest.fixture(scope="session")
@@ -243,3 +320,41 @@ def dag_bundle(tmp_path, monkeypatch) -> Path:
          "kwargs": {"path": str(folder), "refresh_interval": 0}},
     ]))
     return folder
+
+
+PG_SERVER = os.environ.get("MLOPS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+PG_DATABASE = "mlops_wh_test"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """SQLAlchemy URL of a fresh database ``mlops_wh_test`` on the machine's PostgreSQL.
+
+    Skipped when PostgreSQL is unreachable, except in CI (``CI=true``), where it must be there.
+    """
+    import sqlalchemy as sa
+
+    server = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
+            connection.execute(sa.text(f"CREATE DATABASE {PG_DATABASE}"))
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but PostgreSQL at {PG_SERVER} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_SERVER} is unreachable")
+    finally:
+        server.dispose()
+    return f"{PG_SERVER}/{PG_DATABASE}"
+
+
+@pytest.fixture
+def pg_customers(postgres, customers) -> str:
+    """``postgres`` with table ``public.customers``: the first 700 example customers."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres)
+    customers.head(700).to_sql("customers", engine, schema="public", index=False,
+                               if_exists="replace")
+    engine.dispose()
+    return postgres

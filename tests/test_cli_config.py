@@ -87,7 +87,8 @@ def test_missing_or_broken_suite_is_named(capsys, tmp_path):
     assert "unknown expectation type 'expect_nothing'" in out
 
 
-def test_custom_metric_and_notifier_must_import(capsys, tmp_path):
+def test_custom_metric_and_notifier_must_import(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_MLOPS_IMPORT_PREFIXES", "airflow.sdk")
     promotion = churn_config()["promotion"]
     promotion["custom_metrics"] = {"cost": {"function": "nowhere.cost",
                                             "greater_is_better": False}}
@@ -99,8 +100,8 @@ def test_custom_metric_and_notifier_must_import(capsys, tmp_path):
     assert "field 'promotion.custom_metrics.cost.function' (line" in out
     assert "field 'alerts.on_failure.0.notifier': 'airflow.sdk.BaseHook' is not an Airflow " \
            "notifier" in out
-    assert "field 'alerts.on_promotion.0.notifier': notifier 'nowhere.Notifier' cannot be " \
-           "imported" in out
+    assert "field 'alerts.on_promotion.0.notifier': notifier 'nowhere.Notifier' is not in an " \
+           "allowed module" in out
 
 
 def test_a_schedule_the_template_cannot_build_is_reported(capsys, tmp_path):

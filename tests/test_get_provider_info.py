@@ -37,7 +37,7 @@ def test_mlflow_connection_form_fields_are_declared():
     (connection,) = info_connections = get_provider_info()["connection-types"]
     assert len(info_connections) == 1
     assert connection["connection-type"] == "mlflow"
-    assert {"registry_uri", "artifact_location"} <= set(connection["conn-fields"])
+    assert {"registry_uri", "artifact_location", "ui_base_url"} <= set(connection["conn-fields"])
     assert connection["ui-field-behaviour"]["relabeling"]["host"] == "Tracking URI"
 
 
@@ -48,3 +48,18 @@ def test_airflow_lists_the_provider():
     )
     assert '"package_name": "airflow-mlops"' in result.stdout
     assert __version__ in result.stdout
+
+
+def test_every_extra_link_of_the_operators_is_declared():
+    from airflow.sdk import BaseOperator
+
+    info = get_provider_info()
+    declared = set(info["extra-links"])
+    modules = [m for group in info["operators"] for m in group["python-modules"]]
+    used = {f"{type(link).__module__}.{type(link).__qualname__}"
+            for module in map(importlib.import_module, modules)
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, BaseOperator)
+            for link in value.operator_extra_links}
+    assert len(used) >= 9
+    assert used <= declared

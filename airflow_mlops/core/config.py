@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from airflow_mlops.core.drift import DRIFT_METHODS
 from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.core.metrics import TASK_METRICS, CustomMetric, greater_is_better
+from airflow_mlops.core.templating import template_problem
 
 # libyaml's loader where PyYAML was built with it: parsing 1,000 configs stays fast.
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -22,6 +23,14 @@ NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
 # Segments joined by "/" or ".": no "..", no empty segment, no leading or trailing separator.
 EXPERIMENT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*([./][A-Za-z0-9_-]+)*$"
 IMPORT_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+
+MAX_BYTES_ENV = "AIRFLOW_MLOPS_CONFIG_MAX_BYTES"
+DEFAULT_MAX_BYTES = 256 * 1024
+MAX_DEPTH = 32  # nesting of mappings and lists; deeper YAML would exhaust the parser's stack
+ALIAS_BUDGET = 1_000  # YAML nodes that aliases may add to a config, all aliases together
+ENV_ALLOW_ENV = "AIRFLOW_MLOPS_CONFIG_ENV_ALLOW"
+ENV_PREFIX = "AIRFLOW_MLOPS_"
+_ENV_REFERENCE = re.compile(r"\$(\w+|\{[^}]*\})")
 
 
 class _Strict(BaseModel):
@@ -284,12 +293,18 @@ class DeploymentPolicy(_Strict):
 class DataQuery(_Strict):
     """The night's data as the result of a SQL query on an Airflow connection.
 
-    An ``extract`` task runs ``sql`` (Jinja-templated) and writes its result as Parquet to the
-    model's ``data_uri``, which every later task reads.
+    An ``extract`` task runs ``sql`` (Jinja-templated) and streams its result as Parquet to
+    the model's ``data_uri``, which every later task reads; with ``max_rows``, a seeded sample
+    of that many rows drawn in the database (by ``key_column``, an integer column). With
+    ``validate_in_database``, the query's result is validated inside the database first and
+    extracted only when it passes.
     """
 
     sql: str = Field(min_length=1)
     conn_id: str = Field(min_length=1)
+    validate_in_database: bool = False
+    max_rows: int | None = Field(default=None, gt=0)
+    key_column: str | None = None
 
 
 class RetryPolicy(_Strict):
@@ -404,11 +419,74 @@ def _line_of(root: yaml.Node | None, location: tuple) -> int | None:
     return line
 
 
+def _read_text(path: Path) -> str:
+    """The file's text, refused unread beyond the size cap."""
+    cap = int(os.environ.get(MAX_BYTES_ENV) or DEFAULT_MAX_BYTES)
+    with path.open("rb") as file:
+        data = file.read(cap + 1)
+    if len(data) > cap:
+        raise ConfigError(f"{path}: larger than {cap} bytes, the most a model config may hold "
+                          f"(${MAX_BYTES_ENV} sets the cap)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _check_structure(path: Path, text: str) -> None:
+    """Refuse nesting beyond MAX_DEPTH and aliases adding more than ALIAS_BUDGET nodes, from
+    the parser's events: before anything is composed or expanded."""
+    depth = added = 0
+    sizes: dict[str, int | None] = {}  # an anchor's node count; None while it is still open
+    opened: list[tuple[str | None, int]] = []
+    count = 0
+    for event in yaml.parse(text, Loader=SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth, count = depth + 1, count + 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{path}: line {line}: nested deeper than {MAX_DEPTH} levels")
+            opened.append((event.anchor, count))
+            if event.anchor:
+                sizes[event.anchor] = None
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, start = opened.pop()
+            if anchor:
+                sizes[anchor] = count - start + 1
+        elif isinstance(event, yaml.ScalarEvent):
+            count += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in sizes and sizes[event.anchor] is None:
+                raise ConfigError(f"{path}: line {line}: alias *{event.anchor} refers to itself")
+            added += sizes.get(event.anchor) or 0
+            count += sizes.get(event.anchor) or 0
+            if added > ALIAS_BUDGET:
+                raise ConfigError(
+                    f"{path}: line {line}: YAML aliases expand to more than {ALIAS_BUDGET} "
+                    "nodes; write the values out instead of repeating anchors"
+                )
+
+
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """The parsed config and its node tree (for line numbers), within the caps."""
+    text = _read_text(path)
+    _check_structure(path, text)
+    loader = SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        return (None if root is None else loader.construct_document(root)), root
+    finally:
+        loader.dispose()
+
+
 def field_lines(path: str | os.PathLike, locations: list[tuple]) -> list[int | None]:
     """The line of each field (e.g. ``("estimator", "steps", 1)``) in a config file, read once."""
     try:
-        root = yaml.compose(Path(path).read_text(), Loader=SafeLoader)
-    except (OSError, yaml.YAMLError):
+        _, root = _read_yaml(Path(path))
+    except (OSError, yaml.YAMLError, ConfigError):
         root = None
     return [_line_of(root, location) for location in locations]
 
@@ -419,6 +497,10 @@ def _describe(error: dict, root: yaml.Node | None) -> str:
     named = re.match(r"field '([\w.]+)': ", message)
     if not location and named:  # a check across fields names the field in its message
         location, message = tuple(named.group(1).split(".")), message[named.end():]
+    return _at(root, location, message)
+
+
+def _at(root: yaml.Node | None, location: tuple, message: str) -> str:
     line = _line_of(root, location)
     where = f" (line {line})" if line else ""
     if not location:
@@ -426,24 +508,104 @@ def _describe(error: dict, root: yaml.Node | None) -> str:
     return f"field '{'.'.join(str(part) for part in location)}'{where}: {message}"
 
 
-def _problems(text: str, exc: ValidationError) -> str:
-    try:
-        root = yaml.compose(text, Loader=SafeLoader)
-    except yaml.YAMLError:
-        root = None
-    return "; ".join(_describe(error, root) for error in exc.errors())
+def expand_env(value: str) -> str:
+    """``value`` with ``$VAR``/``${VAR}`` of allowed variables expanded (unset ones kept).
+
+    Allowed are ``AIRFLOW_MLOPS_*`` and the names listed (comma-separated) in
+    ``$AIRFLOW_MLOPS_CONFIG_ENV_ALLOW``; any other reference is a ConfigError naming the
+    variable, never its value.
+    """
+    allowed = {name.strip() for name in os.environ.get(ENV_ALLOW_ENV, "").split(",")}
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1).removeprefix("{").removesuffix("}")
+        if not (name.startswith(ENV_PREFIX) or name in allowed - {""}):
+            raise ConfigError(
+                f"environment variable '{name}' may not be used in a config: only "
+                f"{ENV_PREFIX}* and those listed in ${ENV_ALLOW_ENV} expand"
+            )
+        return os.environ.get(name, match.group(0))
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+# The fields in which environment variables expand.
+ENV_FIELDS = (
+    ("data_uri",), ("drift", "data_uri"), ("drift", "reference_uri"),
+    ("drift", "quality", "data_uri"), ("deployment", "scoring", "output_uri"),
+    ("deployment", "scoring", "data_uri"), ("deployment", "export_uri"),
+)
+# The fields that become Jinja template fields of a task, besides the alerts' params.
+TEMPLATED_FIELDS = (
+    *ENV_FIELDS, ("data_query", "sql"), ("suite",), ("deployment", "reload", "endpoint"),
+)
+
+
+def _get(raw: Any, location: tuple) -> Any:
+    for part in location:
+        if not isinstance(raw, dict):
+            return None
+        raw = raw.get(part)
+    return raw
+
+
+def _set(raw: dict, location: tuple, value: Any) -> None:
+    for part in location[:-1]:
+        raw = raw[part]
+    raw[location[-1]] = value
+
+
+def _strings(value: Any, location: tuple) -> list[tuple[tuple, str]]:
+    if isinstance(value, str):
+        return [(location, value)]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _strings(item, (*location, key))]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _strings(item, (*location, i))]
+    return []
+
+
+def templated_texts(raw: dict) -> list[tuple[tuple, str]]:
+    """(field, text) of every string in a config that becomes template text of a task."""
+    found = [(location, text) for location in TEMPLATED_FIELDS
+             if isinstance(text := _get(raw, location), str)]
+    alerts = raw.get("alerts") if isinstance(raw.get("alerts"), dict) else {}
+    for event in ("on_failure", "on_promotion"):
+        for index, spec in enumerate(alerts.get(event) or []):
+            if isinstance(spec, dict):
+                found += _strings(spec.get("params"), ("alerts", event, index, "params"))
+    return found
+
+
+def _text_problems(raw: dict) -> list[tuple[tuple, str]]:
+    """Expand allowed environment variables in place; (field, problem) of each text a config
+    may not hold."""
+    problems = []
+    for location in ENV_FIELDS:
+        value = _get(raw, location)
+        if isinstance(value, str):
+            try:
+                _set(raw, location, expand_env(value))
+            except ConfigError as exc:
+                problems.append((location, str(exc)))
+    for location, text in templated_texts(raw):
+        problem = template_problem(text)
+        if problem:
+            problems.append((location, problem))
+    return problems
 
 
 def load_model_config(path: str | os.PathLike) -> ModelConfig:
     """Read and validate a model config; relative paths resolve against its folder.
 
-    Errors name the file, the field and its line. Environment variables (``$VAR`` or
-    ``${VAR}``) in ``data_uri`` and the drift and deployment sections' URIs are expanded.
+    Errors name the file, the field and its line. The file is refused beyond its size,
+    nesting and alias caps; template text must keep to the allow-list of
+    :mod:`airflow_mlops.core.templating`; environment variables expand by :func:`expand_env`
+    in ``data_uri`` and the drift and deployment sections' URIs.
     """
     path = Path(path)
     try:
-        text = path.read_text()
-        raw = yaml.load(text, Loader=SafeLoader)
+        raw, root = _read_yaml(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: model config not found") from None
     except OSError as exc:
@@ -452,51 +614,33 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
+    problems = _text_problems(raw)
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(_at(root, loc, msg) for loc, msg in problems))
     try:
         config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_problems(text, exc)}") from None
-    return config.model_copy(
-        update={
-            "data_uri": os.path.expandvars(config.data_uri),
-            "suite": (path.parent / config.suite).resolve(),
-            "drift": _expand_drift_uris(config.drift),
-            "deployment": _expand_deployment_uris(config.deployment),
-        }
-    )
+        raise ConfigError(
+            f"{path}: {'; '.join(_describe(error, root) for error in exc.errors())}"
+        ) from None
+    return config.model_copy(update={"suite": (path.parent / config.suite).resolve()})
 
 
 def peek_name(path: str | os.PathLike) -> str | None:
-    """The model name a config file declares when valid, even if the rest of it is broken."""
+    """The model name a config file declares when valid, even if the rest of it is broken
+    (too deep, too many aliases): read from the parser's events, nothing is composed."""
     try:
-        raw = yaml.load(Path(path).read_text(), Loader=SafeLoader)
-    except (OSError, yaml.YAMLError):
+        events = yaml.parse(_read_text(Path(path)), Loader=SafeLoader)
+        depth, key = 0, None
+        for event in events:
+            if isinstance(event, yaml.CollectionStartEvent | yaml.CollectionEndEvent):
+                depth += 1 if isinstance(event, yaml.CollectionStartEvent) else -1
+                key = None
+            elif depth == 1 and isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                if key == "name":
+                    name = getattr(event, "value", None)
+                    return name if name and re.fullmatch(NAME_PATTERN, name) else None
+                key = getattr(event, "value", None) if key is None else None
+    except (OSError, yaml.YAMLError, ConfigError):
         return None
-    name = raw.get("name") if isinstance(raw, dict) else None
-    return name if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) else None
-
-
-def _expand_drift_uris(drift: DriftPolicy) -> DriftPolicy:
-    def expand(uri: str | None) -> str | None:
-        return None if uri is None else os.path.expandvars(uri)
-
-    quality = drift.quality
-    if quality is not None:
-        quality = quality.model_copy(update={"data_uri": expand(quality.data_uri)})
-    return drift.model_copy(update={
-        "data_uri": expand(drift.data_uri),
-        "reference_uri": expand(drift.reference_uri),
-        "quality": quality,
-    })
-
-
-def _expand_deployment_uris(deployment: DeploymentPolicy) -> DeploymentPolicy:
-    def expand(uri: str | None) -> str | None:
-        return None if uri is None else os.path.expandvars(uri)
-
-    scoring = deployment.scoring
-    if scoring is not None:
-        scoring = scoring.model_copy(update={"output_uri": expand(scoring.output_uri),
-                                             "data_uri": expand(scoring.data_uri)})
-    return deployment.model_copy(update={"scoring": scoring,
-                                         "export_uri": expand(deployment.export_uri)})
+    return None

@@ -33,10 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from airflow_mlops.core import registry
+from airflow_mlops.core import registry, reports
 from airflow_mlops.core.failure import Verdict
 from airflow_mlops.core.io import FileVersion, Sampled
-from airflow_mlops.core.reports import mlflow_artifact_link
 from airflow_mlops.core.tracking import ensure_experiment
 
 WINDOW_END_METRIC = "window_end"
@@ -142,14 +141,16 @@ def record_window(
     report_file: str,
     lineage: dict[str, str],
     artifact_location: str | None = None,
+    model: str | None = None,
 ) -> dict:
     """Record a checked window (``drifted`` None: it could not be checked) and its reports.
 
     ``files`` are logged under ``<monitor>/``. Checking the same window again updates its
-    run. The verdict tag is written last, so a run cut short is never counted.
+    run, named ``<model> <monitor> <window date>``. The verdict tag is written last, so a run
+    cut short is never counted.
 
-    :return: ``run_id``, and ``report``: a link to ``report_file`` (the MLflow UI's page for
-        it when the tracking server speaks HTTP, else the artifact's URI).
+    :return: ``run_id``; ``report``, where ``report_file`` is stored (the artifact's URI);
+        ``report_artifact``, the same as ``runs:/<run_id>/<path>``.
     """
     import mlflow
 
@@ -165,7 +166,7 @@ def record_window(
     }
     if run is None:
         run = client.create_run(experiment_id, tags=tags,
-                                run_name=f"{monitor} {window.end:%Y-%m-%d %H:%M}")
+                                run_name=" ".join(filter(None, (model, monitor, window.ds))))
     else:
         for key, value in tags.items():
             client.set_tag(run.info.run_id, key, value)
@@ -176,9 +177,9 @@ def record_window(
         client.log_metric(run_id, key, value)
     client.set_tag(run_id, registry.tag("drifted"), DRIFTED_VALUES[drifted])
     client.set_terminated(run_id, "FINISHED" if drifted is not None else "FAILED")
-    report = mlflow_artifact_link(client.tracking_uri, experiment_id, run_id,
-                                  run.info.artifact_uri, f"{monitor}/{report_file}")
-    return {"run_id": run_id, "report": report}
+    path = f"{monitor}/{report_file}"
+    return {"run_id": run_id, "report": reports.artifact_location(run.info.artifact_uri, path),
+            "report_artifact": f"runs:/{run_id}/{path}"}
 
 
 def recent_windows(
@@ -295,18 +296,21 @@ def cached_sample(
 def remembered_digest(
     experiment_name: str, location: str, version: FileVersion | None, compute: Callable[[], str],
     artifact_location: str | None = None,
-) -> str:
+) -> tuple[str, Callable[[], None]]:
     """``compute()``'d digest of the file at ``location``, remembered per file ``version``.
 
     ``version`` is the file's :func:`~airflow_mlops.core.io.file_version`;
     the digest is looked up under it in the monitoring experiment and computed only when the
     file is new or was rewritten. Without a version, or for a file modified within
     :data:`RACY_SECONDS` of being hashed, it is computed every time.
+
+    :return: the digest, and a function that remembers a computed one: call it once the
+        file's contents are verified, so nothing is stored about a file that was refused.
     """
     import mlflow
 
     if version is None:
-        return compute()
+        return compute(), _nothing
     client = mlflow.MlflowClient()
     experiment_id = ensure_experiment(monitoring_experiment(experiment_name), artifact_location)
     where = hashlib.sha256(location.encode()).hexdigest()[:16]
@@ -318,13 +322,21 @@ def remembered_digest(
         max_results=1,
     )
     if runs:
-        return runs[0].data.tags[registry.tag("digest")]
+        return runs[0].data.tags[registry.tag("digest")], _nothing
     hashed_at = time.time()
     digest = compute()
-    if hashed_at - version.mtime_ns / 1e9 >= RACY_SECONDS:
+    if hashed_at - version.mtime_ns / 1e9 < RACY_SECONDS:
+        return digest, _nothing
+
+    def remember() -> None:
         run = client.create_run(experiment_id, run_name=f"digest {location}", tags={
             registry.tag("monitor"): DIGEST_MONITOR, registry.tag("location_key"): where,
             registry.tag("location"): location, registry.tag("file_version"): str(version),
             registry.tag("digest"): digest})
         client.set_terminated(run.info.run_id, "FINISHED")
-    return digest
+
+    return digest, remember
+
+
+def _nothing() -> None:
+    """Nothing to remember."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core.errors import ConfigError
-from airflow_mlops.core.imports import import_path
+from airflow_mlops.core.imports import MODEL_PREFIXES, import_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,7 +16,7 @@ def _import(path: str) -> type:
     """The scikit-learn estimator class at ``path``; nothing else may be called from a config."""
     from sklearn.base import BaseEstimator
 
-    found = import_path(path)
+    found = import_path(path, "estimator", MODEL_PREFIXES)
     if found is None:
         raise ConfigError(f"estimator '{path}' cannot be imported")
     if not (isinstance(found, type) and issubclass(found, BaseEstimator)):

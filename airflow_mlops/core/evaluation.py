@@ -284,12 +284,13 @@ def _store(client: MlflowClient, record: dict) -> dict:
     """Write the record and chart on the challenger's run, tag the version; the summary."""
     model, version = record["model"], record["challenger_version"]
     run_id = client.get_model_version(model, version).run_id
-    record_uri = None
+    record_uri = chart_uri = None
     if run_id:
         folder = f"{RECORD_FOLDER}/vs-{record['champion_version'] or 'none'}"
         client.log_dict(run_id, record, f"{folder}/decision.json")
         client.log_figure(run_id, comparison_chart(record), f"{folder}/comparison.png")
         record_uri = f"runs:/{run_id}/{folder}/decision.json"
+        chart_uri = f"runs:/{run_id}/{folder}/comparison.png"
     summary = {
         key: record[key] for key in (
             "model", "challenger_version", "champion_version", "primary_metric",
@@ -298,6 +299,7 @@ def _store(client: MlflowClient, record: dict) -> dict:
     } | {
         "failed_checks": [check["name"] for check in record["checks"] if not check["passed"]],
         "record_uri": record_uri,
+        "chart_uri": chart_uri,
     }
     lineage = record["evaluated_by"]
     registry.set_version_tags(client, model, version, {
@@ -322,13 +324,14 @@ def comparison_chart(record: dict) -> Figure:
     _bars(panels[0], names, [record["challenger_metrics"][n] for n in names],
           [champion.get(n) for n in names], f"v{record['champion_version']}")
     panels[0].set_title(f"{record['model']}: v{record['challenger_version']} "
-                        f"{record['verdict']}")
+                        f"{record['verdict']}", parse_math=False)
     if slices:
         values = slices["values"]
         _bars(panels[1], [f"{v['value']}\n({v['rows']})" for v in values],
               [v["challenger"] for v in values], [v["champion"] for v in values],
               f"v{record['champion_version']}")
-        panels[1].set_title(f"{slices['metric']} by {slices['column']} (rows)")
+        panels[1].set_title(f"{slices['metric']} by {slices['column']} (rows)",
+                            parse_math=False)
     return figure
 
 
@@ -341,5 +344,6 @@ def _bars(axes: Any, labels: list[str], challenger: list, champion: list,
     axes.bar(positions - 0.2, as_numbers, 0.4, label=f"champion {champion_label}")
     axes.bar(positions + 0.2, [np.nan if v is None else v for v in challenger], 0.4,
              label="challenger")
-    axes.set_xticks(positions, labels, rotation=30, ha="right")
+    # Labels are data values: "$...$" is text, not matplotlib math to parse.
+    axes.set_xticks(positions, labels, rotation=30, ha="right", parse_math=False)
     axes.legend()

@@ -9,12 +9,14 @@ classes, macro averaging otherwise); a custom metric is a function named by impo
 
 from __future__ import annotations
 
+import inspect
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core.errors import ConfigError
-from airflow_mlops.core.imports import import_path
+from airflow_mlops.core.imports import MODEL_PREFIXES, import_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,13 +49,25 @@ class CustomMetric:
     needs_proba: bool = False
 
     def load(self) -> Callable[..., float]:
-        """The function behind the import path."""
-        found = import_path(self.function)
+        """The function behind the import path: a plain Python function of (y_true, y_pred)."""
+        try:
+            found = import_path(self.function, "function", MODEL_PREFIXES)
+        except ConfigError as exc:
+            raise ConfigError(f"custom metric '{self.name}': {exc}") from None
         if found is None:
             raise ConfigError(f"custom metric '{self.name}': '{self.function}' cannot be imported")
-        if not callable(found):
-            raise ConfigError(f"custom metric '{self.name}': '{self.function}' is not callable")
+        if not isinstance(found, types.FunctionType) or not _takes_two_arguments(found):
+            raise ConfigError(f"custom metric '{self.name}': '{self.function}' is not a Python "
+                              "function taking (y_true, y_pred)")
         return found
+
+
+def _takes_two_arguments(function: types.FunctionType) -> bool:
+    try:
+        inspect.signature(function).bind(None, None)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

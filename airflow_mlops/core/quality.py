@@ -219,11 +219,12 @@ def monitor_quality(
         champion_version=None if result is None else result.champion_version,
         metrics={} if result is None else {metric: result.value, "decay": result.decay},
         files={RESULT_FILE: json.dumps(summary, indent=2)}, report_file=RESULT_FILE,
-        lineage=lineage, artifact_location=artifact_location,
+        lineage=lineage, artifact_location=artifact_location, model=model_name,
     )
     verdict = policy.decide(passed=result is not None and not result.decayed,
                             reason=f"quality of {reason}. Report: {recorded['report']}")
-    context |= {"report": recorded["report"], "verdict": verdict.to_dict()}
+    context |= {"report": recorded["report"], "report_artifact": recorded["report_artifact"],
+                "verdict": verdict.to_dict()}
     summary = (result.summary(**context) if result is not None else
                fit_summary({**context, "monitor": "quality", "drifted": None, "error": reason}))
     return CheckedWindow(summary, verdict)

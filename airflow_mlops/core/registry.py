@@ -15,6 +15,9 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 PROMOTE, ROLLBACK = "promote", "rollback"
+# A version's ``status`` tag after champion moves away from it: what happened, while the
+# aliases say where it stands (a replaced champion may still be previous_champion).
+REPLACED, ROLLED_BACK = "replaced", "rolled_back"
 TAG_PREFIX = "airflow_mlops."
 # What registries answer for an unset alias or an unknown model (MLflow uses the first two).
 NOT_FOUND_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
@@ -90,9 +93,10 @@ def promote(
     """Move ``champion`` to ``version`` only if it still points at ``expected_champion``.
 
     The old champion becomes ``previous_champion``. The move is written to the ledger first
-    (in progress), then previous_champion, then champion, then the entry is completed: a
-    re-run of the same DAG run completes an interrupted move, and does nothing after a
-    completed one, even when later runs have moved the champion since.
+    (in progress), then previous_champion, then champion, then the versions' ``status`` tags
+    (``champion``; ``replaced`` on the old one), then the entry is completed: a re-run of the
+    same DAG run completes an interrupted move, and does nothing after a completed one, even
+    when later runs have moved the champion since.
     """
     version = str(version)
     expected = None if expected_champion is None else str(expected_champion)
@@ -115,7 +119,7 @@ def promote(
                              to_version=version, action=PROMOTE, reason=reason, lineage=lineage)
     else:
         _abandon_if_overtaken(client, model, entry, current, "promotion")
-    _complete(client, entry)
+    _complete(client, entry, replaced={"status": REPLACED})
     return {**result, "previous_champion": entry.from_version, "moved": True}
 
 
@@ -141,9 +145,10 @@ def rollback(
 ) -> dict:
     """Point ``champion`` back at ``previous_champion``, which takes the rolled-back version.
 
-    With ``expected_champion``, only if the champion is still that version. Recorded in the
-    ledger like a promotion; a re-run of the same DAG run (``lineage``) does not roll back
-    twice. Rolling back again undoes the rollback.
+    Their ``status`` tags become ``champion`` and ``rolled_back``. With
+    ``expected_champion``, only if the champion is still that version. Recorded in the ledger
+    like a promotion; a re-run of the same DAG run (``lineage``) does not roll back twice.
+    Rolling back again undoes the rollback.
     """
     entry = _own_entry(client, model, CHAMPION, ROLLBACK, lineage)
     if entry is not None and entry.done:
@@ -168,9 +173,8 @@ def rollback(
                              to_version=target, action=ROLLBACK, reason=reason, lineage=lineage)
     else:
         _abandon_if_overtaken(client, model, entry, current, "rollback")
-    _complete(client, entry)
-    set_version_tags(client, model, entry.from_version, {
-        "status": "rolled_back",
+    _complete(client, entry, replaced={
+        "status": ROLLED_BACK,
         "rolled_back_by": f"{lineage.get('dag_id')}/{lineage.get('run_id')}",
     })
     return {"model": model, "champion": entry.to_version,
@@ -185,8 +189,12 @@ def _own_entry(client: MlflowClient, model: str, alias: str, action: str,
     return ledger.find(client, model, ledger.entry_key(model, alias, action, lineage))
 
 
-def _complete(client: MlflowClient, entry: ledger.Entry) -> None:
-    """Carry out a champion move the ledger records: previous_champion, then champion."""
+def _complete(client: MlflowClient, entry: ledger.Entry, *, replaced: dict) -> None:
+    """Carry out a champion move the ledger records: previous_champion, then champion, then
+    the ``status`` tags (``replaced`` on the version champion left), then the entry.
+
+    Each write sets a final value, so a re-run after any prefix of them completes the move.
+    """
     model = entry.model
     if entry.from_version is not None:
         client.set_registered_model_alias(model, PREVIOUS_CHAMPION, entry.from_version)
@@ -198,18 +206,53 @@ def _complete(client: MlflowClient, entry: ledger.Entry) -> None:
             f"model '{model}': champion is version {after} right after moving it to "
             f"{entry.to_version}; another promoter wrote concurrently"
         )
+    if entry.from_version is not None:
+        set_version_tags(client, model, entry.from_version, replaced)
+    set_version_tags(client, model, entry.to_version, {"status": CHAMPION})
     ledger.finish(client, entry)
 
 
-def ensure_registered_model(client: MlflowClient, model: str) -> None:
-    """Create the registered model if it does not exist yet."""
+def model_description(lineage: dict[str, str]) -> str:
+    """What a registered model the retrain loop created is, and which DAG trains it."""
+    dag = f"`{lineage.get('dag_id', '')}`"
+    url = lineage.get("dag_run_url")
+    if url:
+        dag = f"[{dag}]({url.rsplit('/runs/', 1)[0]})"
+    return (f"Retrained, evaluated and promoted by the Airflow DAG {dag} (airflow-mlops). "
+            f"Alias `{CHAMPION}` is what production serves, `{CHALLENGER}` the newest "
+            f"candidate, `{PREVIOUS_CHAMPION}` the rollback target.")
+
+
+def version_description(lineage: dict[str, str]) -> str:
+    """What made a version: the DAG run (linked when ``lineage`` has ``dag_run_url``) and
+    the data it was trained on."""
+    run = f"`{lineage.get('dag_id', '')}` / `{lineage.get('run_id', '')}`"
+    if lineage.get("dag_run_url"):
+        run = f"[{run}]({lineage['dag_run_url']})"
+    text = f"Trained by the Airflow DAG run {run}"
+    if lineage.get("data_uri"):
+        text += f" on `{lineage['data_uri']}`"
+    if lineage.get("data_fingerprint"):
+        text += f" (data fingerprint `{lineage['data_fingerprint']}`)"
+    return text + "."
+
+
+def describe_version(client: MlflowClient, model: str, version: str,
+                     lineage: dict[str, str]) -> None:
+    """Set the version's description to :func:`version_description` of ``lineage``."""
+    client.update_model_version(model, str(version), description=version_description(lineage))
+
+
+def ensure_registered_model(client: MlflowClient, model: str, *,
+                            description: str | None = None) -> None:
+    """Create the registered model (with ``description``) if it does not exist yet."""
     from mlflow.exceptions import MlflowException
 
     try:
         client.get_registered_model(model)
     except MlflowException:
         try:
-            client.create_registered_model(model)
+            client.create_registered_model(model, description=description)
         except MlflowException as exc:
             if "already exists" not in str(exc).lower():
                 raise RegistryError(f"model '{model}': cannot be registered: {exc}") from None

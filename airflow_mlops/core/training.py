@@ -94,33 +94,38 @@ def train_challenger(
     seed: int,
     lineage: dict[str, str],
     artifact_location: str | None = None,
+    run_name: str | None = None,
 ) -> dict:
     """Fit the configured model on the training split and register it as ``challenger``.
 
     ``lineage`` holds dag_id, run_id, data_uri and data_fingerprint; a second call with the
     same dag_id, run_id and fingerprint reuses the version the first one registered (and
     records its digest if the first call stopped before it could).
-    A new experiment keeps its artifacts at ``artifact_location``.
+    A new experiment keeps its artifacts at ``artifact_location``. The run is ``run_name``;
+    the registered model and the version get descriptions that say what made them (with a
+    link to the DAG run when ``lineage`` has ``dag_run_url``).
     """
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
     client = mlflow.MlflowClient()
-    registry.ensure_registered_model(client, model_name)
+    registry.ensure_registered_model(client, model_name,
+                                     description=registry.model_description(lineage))
     experiment_id = ensure_experiment(experiment_name, artifact_location)
     key = run_key(lineage)
     earlier = _earlier_version(client, model_name, experiment_id, key)
     if earlier:
         digest = _record_digest(client, model_name, earlier["version"])
+        registry.describe_version(client, model_name, earlier["version"], lineage)
         _mark_challenger(client, model_name, earlier["version"], lineage)
-        return {**earlier, "digest": digest, "reused": True}
+        return {**earlier, "experiment_id": experiment_id, "digest": digest, "reused": True}
 
     parts = split(frame, target=target, features=features, holdout_fraction=holdout_fraction,
                   seed=seed, task=task)
     model = build_model(estimator, parts.train_features)
     tags = {registry.tag(k): v for k, v in lineage.items()} | {registry.tag("run_key"): key}
-    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+    with mlflow.start_run(experiment_id=experiment_id, tags=tags, run_name=run_name) as run:
         model.fit(parts.train_features, parts.train_target)
         metrics = score(model, parts.holdout_features, parts.holdout_target, task)
         mlflow.log_params(_flat_params(estimator) | {
@@ -141,6 +146,7 @@ def train_challenger(
         ).version
     version = str(version)
     digest = _record_digest(client, model_name, version)
+    registry.describe_version(client, model_name, version, lineage)
     _mark_challenger(client, model_name, version, lineage)
-    return {"run_id": run.info.run_id, "version": version, "metrics": metrics, "digest": digest,
-            "reused": False}
+    return {"run_id": run.info.run_id, "experiment_id": experiment_id, "version": version,
+            "metrics": metrics, "digest": digest, "reused": False}

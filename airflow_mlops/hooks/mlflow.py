@@ -10,6 +10,7 @@ from airflow.sdk import BaseHook
 
 from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.core.tracking import TrackingTarget, tracking_session
+from airflow_mlops.core.urls import is_web
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -22,8 +23,9 @@ class MlflowHook(BaseHook):
     The connection's host is the tracking URI (``http://...``, ``https://...``,
     ``databricks``, or a database URI such as ``sqlite:////path/mlflow.db``); login and
     password (or a token in the password field) authenticate; the ``registry_uri`` extra
-    points at a separate registry and ``artifact_location`` says where new experiments
-    keep their artifacts.
+    points at a separate registry, ``artifact_location`` says where new experiments
+    keep their artifacts, and ``ui_base_url`` is the address a browser opens the MLflow UI
+    at when it is not the tracking URI (links from Airflow's UI lead there).
 
     :param mlflow_conn_id: connection that has the tracking URI and credentials.
     """
@@ -45,12 +47,19 @@ class MlflowHook(BaseHook):
                 f"connection '{self.mlflow_conn_id}': host (the tracking URI) is empty"
             )
         extra = conn.extra_dejson
+        ui_base_url = extra.get("ui_base_url") or None
+        if ui_base_url and not is_web(ui_base_url):
+            raise ConfigError(
+                f"connection '{self.mlflow_conn_id}': extra ui_base_url must be an http(s) "
+                f"address, got {ui_base_url!r}"
+            )
         password = conn.password or None
         token = extra.get("token") or (password if not conn.login else None)
         return TrackingTarget(
             tracking_uri=conn.host,
             registry_uri=extra.get("registry_uri") or None,
             artifact_location=extra.get("artifact_location") or None,
+            ui_base_url=ui_base_url,
             username=conn.login or None,
             password=password if conn.login else None,
             token=token,

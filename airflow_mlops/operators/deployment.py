@@ -8,16 +8,28 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.errors import ConfigError, MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import storage_path
+from airflow_mlops.operators.links import ModelVersionLink, OutputLink, TaskLinks, storage_path
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
+    import pandas as pd
     from airflow.sdk import Context
 
 # Answers worth asking again: request timeout, too many requests, server errors.
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _push_links(context: Context, hook: MlflowHook, model: str, version: str,
+                output: str | None = None) -> None:
+    """Links to the version the task acted on and, when browsable, to its output."""
+    links = TaskLinks(context, hook.get_target())
+    links.version(ModelVersionLink, model, version)
+    if output is not None:
+        links.url(OutputLink, output)
+    links.push()
 
 
 def _alias_version(model_name: str, alias: str) -> str:
@@ -32,55 +44,93 @@ def _alias_version(model_name: str, alias: str) -> str:
     return version
 
 
-class SmokeCheckOperator(BaseOperator):
+class SmokeCheckOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Load a model version as a consumer would and predict on a sample of real data.
 
     Run it before an alias moves. A version whose files are missing, tampered, pickled or
     trust types outside the allow-list, that has no signature, or that cannot predict on
     the sample's columns and types fails the task without retrying, so nothing downstream
-    promotes it. The outcome and the SHA-256 of the checked files are tagged on the version
-    (``smoke_check``); scoring and export later refuse files that differ.
+    promotes it. The model loads and predicts in a child process: one that crashes it or
+    does not answer within ``time_limit`` fails the task the same way. The outcome and the
+    SHA-256 of the checked files are tagged on the version (``smoke_check``); scoring and
+    export later refuse files that differ.
 
     :param model_name: registered model name.
     :param version: the version to check. (templated)
     :param data_uri: CSV or Parquet file the sample is taken from (local path or
         object-storage URI). (templated)
     :param sample_rows: how many of its first rows to predict on.
+    :param time_limit: seconds the model may take to load and predict.
+    :param table: instead of ``data_uri``, a table (``schema.table``) on ``conn_id``: a
+        seeded sample of ``sample_rows`` rows is drawn in the database. (templated)
+    :param conn_id: the SQL connection of ``table``.
+    :param key_column: integer column the sample is drawn by where ``TABLESAMPLE`` is not
+        used.
+    :param seed: the sample's seed.
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
-    template_fields: Sequence[str] = ("version", "data_uri")
+    template_fields: Sequence[str] = ("version", "data_uri", "table")
+    config_template_fields: Sequence[str] = ("data_uri", "table")
+    operator_extra_links = (ModelVersionLink(),)
 
     def __init__(
         self,
         *,
         model_name: str,
         version: str,
-        data_uri: str,
+        data_uri: str | None = None,
         sample_rows: int = 100,
+        time_limit: float = 300.0,
+        table: str | None = None,
+        conn_id: str | None = None,
+        key_column: str | None = None,
+        seed: int = 0,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        if (data_uri is None) == (table is None) or (table is not None and not conn_id):
+            raise ConfigError(f"{self.task_id}: give data_uri, or table with conn_id")
         self.model_name = model_name
         self.version = version
         self.data_uri = data_uri
         self.sample_rows = sample_rows
+        self.time_limit = time_limit
+        self.table = table
+        self.conn_id = conn_id
+        self.key_column = key_column
+        self.seed = seed
         self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Context) -> dict:
+    def _sample(self) -> tuple[pd.DataFrame, str]:
+        """The rows to predict on and their name: a file, or a sample drawn in the database."""
         from airflow_mlops.core.io import read_table
-        from airflow_mlops.core.smoke import smoke_check
+        from airflow_mlops.core.sql_sources import SqlSource
 
+        if self.data_uri is not None:
+            return read_table(storage_path(self.data_uri), name=self.data_uri), self.data_uri
+        source = SqlSource.on_connection(self.conn_id, table=self.table)
+        sampled = source.read_sample(self.sample_rows, self.seed, self.key_column)
+        return sampled.frame, source.name
+
+    def execute(self, context: Context) -> dict:
+        from airflow_mlops.core.smoke import smoke_check
+        from airflow_mlops.core.sql_sources import SqlUnreachableError
+
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        _push_links(context, hook, self.model_name, str(self.version))
         try:
-            frame = read_table(storage_path(self.data_uri), name=self.data_uri)
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            frame, name = self._sample()
+            with hook.session():
                 result = smoke_check(
                     frame, model_name=self.model_name, version=str(self.version),
-                    sample_name=self.data_uri, lineage=run_lineage(context),
-                    sample_rows=self.sample_rows,
+                    sample_name=name, lineage=run_lineage(context),
+                    sample_rows=self.sample_rows, time_limit=self.time_limit,
                 )
+        except SqlUnreachableError:
+            raise  # the database may answer on a retry
         except MlopsError as exc:
             raise AirflowFailException(f"smoke check failed: {exc}") from None
         self.log.info("Smoke check of %s v%s passed on %d rows", self.model_name,
@@ -88,7 +138,7 @@ class SmokeCheckOperator(BaseOperator):
         return result
 
 
-class BatchScoreOperator(BaseOperator):
+class BatchScoreOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Score a data set with the version an alias points at, and write the predictions.
 
@@ -110,6 +160,8 @@ class BatchScoreOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "output_uri", "alias")
+    config_template_fields: Sequence[str] = ("data_uri", "output_uri")
+    operator_extra_links = (ModelVersionLink(), OutputLink())
 
     def __init__(
         self,
@@ -135,8 +187,9 @@ class BatchScoreOperator(BaseOperator):
 
         from airflow_mlops.core.scoring import score_batch
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = score_batch(
                     mlflow.MlflowClient(),
                     model_name=self.model_name,
@@ -148,12 +201,13 @@ class BatchScoreOperator(BaseOperator):
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        _push_links(context, hook, self.model_name, result["version"], result["output_uri"])
         self.log.info("Scored %d rows of %s with %s v%s into %s", result["rows"], self.data_uri,
                       self.model_name, result["version"], result["output_uri"])
         return result
 
 
-class ExportModelOperator(BaseOperator):
+class ExportModelOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Copy the version an alias points at to a serving folder (local or object storage).
 
@@ -169,6 +223,8 @@ class ExportModelOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("target_uri", "alias")
+    config_template_fields: Sequence[str] = ("target_uri",)
+    operator_extra_links = (ModelVersionLink(), OutputLink())
 
     def __init__(
         self,
@@ -190,8 +246,9 @@ class ExportModelOperator(BaseOperator):
 
         from airflow_mlops.core.export import export_version
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 result = export_version(
                     mlflow.MlflowClient(),
                     model_name=self.model_name,
@@ -201,12 +258,13 @@ class ExportModelOperator(BaseOperator):
                 )
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        _push_links(context, hook, self.model_name, result["version"], result["target"])
         self.log.info("%s v%s at %s (changed: %s)", self.model_name, result["version"],
                       result["target"], result["changed"])
         return result
 
 
-class ReloadEndpointOperator(BaseOperator):
+class ReloadEndpointOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Ask a serving endpoint to reload its model, through an Airflow HTTP connection.
 
@@ -227,6 +285,7 @@ class ReloadEndpointOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("endpoint", "payload", "headers")
+    config_template_fields: Sequence[str] = ("endpoint",)
 
     def __init__(
         self,

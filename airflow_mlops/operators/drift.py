@@ -10,12 +10,21 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_mlops.core.drift_history import Hysteresis, Request, Window
-from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.errors import ConfigError, MlopsError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import REPORT_XCOM_KEY, ReportLink, storage_path
+from airflow_mlops.operators.links import (
+    REPORT_XCOM_KEY,
+    RESULTS_SECTION,
+    MlflowRunLink,
+    ReportLink,
+    TaskLinks,
+    split_runs_uri,
+    storage_path,
+)
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
@@ -24,6 +33,16 @@ if TYPE_CHECKING:
 
 # How many of the retrain asset's newest events are read for earlier requests.
 RECENT_REQUESTS = 100
+REFERENCE_ROOTS_OPTION = "reference_roots"
+
+
+def configured_reference_roots() -> list[str]:
+    """Config ``[mlops] reference_roots``: more folders (comma-separated) the champion's
+    recorded training data may be read from."""
+    from airflow.sdk import conf
+
+    configured = conf.get(RESULTS_SECTION, REFERENCE_ROOTS_OPTION, fallback="") or ""
+    return [root.strip() for root in configured.split(",") if root.strip()]
 
 
 def monitoring_window(context: Context) -> Window:
@@ -35,23 +54,34 @@ def monitoring_window(context: Context) -> Window:
 
 
 def finish_check(operator: BaseOperator, context: Context, checked: CheckedWindow) -> dict:
-    """Push the summary and the report location, then fail, skip or warn by the verdict."""
-    context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=checked.summary.get("report"))
+    """Push the summary, the report location and links, then fail, skip or warn by the
+    verdict."""
+    summary = checked.summary
+    context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.get("report"))
+    links = TaskLinks(context, MlflowHook(mlflow_conn_id=operator.mlflow_conn_id).get_target())
+    artifact = summary.get("report_artifact")
+    links.artifact(ReportLink, artifact)
+    links.run(MlflowRunLink, split_runs_uri(artifact)[0] if artifact else None)
+    links.push()
     if operator.do_xcom_push:
-        context["ti"].xcom_push(key="return_value", value=checked.summary)
+        context["ti"].xcom_push(key="return_value", value=summary)
     if checked.verdict.passed:
-        operator.log.info("Check passed. Report: %s", checked.summary.get("report"))
+        operator.log.info("Check passed. Report: %s", links.links[ReportLink.name]
+                          or summary.get("report"))
     enforce(checked.verdict, operator.log)
     return checked.summary
 
 
-class DriftCheckOperator(BaseOperator):
+class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Compare the interval's data with the champion's training data (Evidently); act by policy.
 
-    The reference is the data the ``champion`` version was trained on (its recorded URI and
-    fingerprint) or ``reference_uri``. Monitored are the features, and the target and
-    ``prediction`` columns where both data sets have them. A window has drifted when at least
+    The reference is the data the ``champion`` version was trained on (its recorded URI,
+    fingerprint and digest) or ``reference_uri``. A recorded URI is read only inside
+    ``reference_roots`` or a folder of config ``[mlops] reference_roots``, and only when the
+    version records the data's fingerprint or digest, which the data must match. Monitored
+    are the features, and the target and ``prediction`` columns where both data sets have
+    them. A window has drifted when at least
     ``drift_share`` of the columns drifted. Windows above ``sample_size`` rows are sampled
     (Parquet while it is read). Data is read through ObjectStoragePath: object storage URIs
     such as ``s3://conn_id@bucket/key`` use the connection's credentials.
@@ -64,12 +94,20 @@ class DriftCheckOperator(BaseOperator):
 
     :param model_name: registered model whose champion is monitored.
     :param data_uri: the window's CSV or Parquet file, local or object storage. (templated)
+    :param table: instead, a table (``schema.table``) on ``conn_id``; the window's sample is
+        drawn in the database (PostgreSQL ``TABLESAMPLE``, else by ``key_column``). (templated)
+    :param where: SQL condition selecting the table's window, e.g. ``day = '{{ ds }}'``.
+        (templated)
+    :param conn_id: the SQL connection of ``table``.
+    :param key_column: integer column a sample is drawn by where ``TABLESAMPLE`` is not used.
     :param experiment_name: the model's MLflow experiment. (templated)
     :param target: label column; monitored when the window has it.
     :param features: feature columns; every reference column but target and prediction if None.
     :param prediction: column of model outputs; monitored when both data sets have it.
     :param reference_uri: data to compare with instead of the champion's training data.
         (templated)
+    :param reference_roots: folders the champion's recorded training data may lie in: the
+        model's data folder (:func:`~airflow_mlops.core.paths.template_root` of its data URI).
     :param drift_share: share of drifted columns from which the window has drifted.
     :param method: Evidently drift method for every column; chosen per column when None.
     :param threshold: threshold of the method; the method's default when None.
@@ -81,19 +119,26 @@ class DriftCheckOperator(BaseOperator):
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
-    template_fields: Sequence[str] = ("data_uri", "experiment_name", "reference_uri")
-    operator_extra_links = (ReportLink(),)
+    template_fields: Sequence[str] = ("data_uri", "table", "where", "experiment_name",
+                                      "reference_uri")
+    config_template_fields: Sequence[str] = ("data_uri", "table", "where", "reference_uri")
+    operator_extra_links = (ReportLink(), MlflowRunLink())
 
     def __init__(
         self,
         *,
         model_name: str,
-        data_uri: str,
         experiment_name: str,
+        data_uri: str | None = None,
+        table: str | None = None,
+        where: str | None = None,
+        conn_id: str | None = None,
+        key_column: str | None = None,
         target: str | None = None,
         features: list[str] | None = None,
         prediction: str | None = None,
         reference_uri: str | None = None,
+        reference_roots: Sequence[str] = (),
         drift_share: float = 0.5,
         method: str | None = None,
         threshold: float | None = None,
@@ -107,13 +152,20 @@ class DriftCheckOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         FailurePolicy(on_failure=on_failure, dry_run=dry_run)
+        if (data_uri is None) == (table is None) or (table is not None and not conn_id):
+            raise ConfigError(f"{self.task_id}: give data_uri, or table with conn_id")
         self.model_name = model_name
         self.data_uri = data_uri
+        self.table = table
+        self.where = where
+        self.conn_id = conn_id
+        self.key_column = key_column
         self.experiment_name = experiment_name
         self.target = target
         self.features = features
         self.prediction = prediction
         self.reference_uri = reference_uri
+        self.reference_roots = reference_roots
         self.drift_share = drift_share
         self.method = method
         self.threshold = threshold
@@ -125,7 +177,10 @@ class DriftCheckOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
+        from functools import partial
+
         from airflow_mlops.core.drift import DriftOptions, NoChampionError, monitor_drift
+        from airflow_mlops.core.sql_sources import SqlSource, SqlUnreachableError
 
         hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         options = DriftOptions(
@@ -133,24 +188,31 @@ class DriftCheckOperator(BaseOperator):
             columns=self.columns or {}, sample_size=self.sample_size, seed=self.seed,
         )
         try:
+            source = None if self.table is None else SqlSource.on_connection(
+                self.conn_id, table=self.table, where=self.where or None)
             with hook.session():
                 checked = monitor_drift(
                     model_name=self.model_name,
                     experiment_name=self.experiment_name,
                     window=monitoring_window(context),
-                    data_uri=self.data_uri,
+                    data_uri=self.data_uri or source.name,
                     target=self.target,
                     features=self.features,
                     prediction=self.prediction,
                     reference_uri=self.reference_uri,
+                    reference_roots=[*self.reference_roots, *configured_reference_roots()],
                     options=options,
                     policy=FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run),
                     lineage=run_lineage(context),
                     artifact_location=hook.get_target().artifact_location,
                     locate=storage_path,
+                    sample_current=None if source is None else partial(
+                        source.read_sample, self.sample_size, self.seed, self.key_column),
                 )
         except NoChampionError as exc:
             raise AirflowSkipException(str(exc)) from None
+        except SqlUnreachableError:
+            raise  # the database may answer on a retry
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
         return finish_check(self, context, checked)

@@ -13,18 +13,27 @@ from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
 from airflow_mlops.operators.lineage import run_lineage
+from airflow_mlops.operators.links import (
+    ChallengerVersionLink,
+    ChampionVersionLink,
+    ComparisonChartLink,
+    DecisionRecordLink,
+    TaskLinks,
+)
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class EvaluateChallengerOperator(BaseOperator):
+class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Score the challenger and the current champion on the interval's holdout and decide.
 
     Returns a small summary: verdict (``promote``, ``reject`` or ``needs_approval``),
-    reasons, both versions, their metrics, ``record_uri`` (the full JSON record; a comparison
-    chart lies next to it on the challenger's run) and ``dry_run``. The summary is also
+    reasons, both versions, their metrics, ``record_uri`` (the full JSON record) and
+    ``chart_uri`` (a comparison chart) on the challenger's run, and ``dry_run``; the task's
+    links open the record, the chart and both versions. The summary is also
     stored as tags on the challenger. A rejected challenger is a failed check of the shared
     failure policy: the summary is pushed, then the task fails, skips or warns.
 
@@ -46,6 +55,9 @@ class EvaluateChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("challenger_version", "data_uri")
+    config_template_fields: Sequence[str] = ("data_uri",)
+    operator_extra_links = (DecisionRecordLink(), ComparisonChartLink(), ChallengerVersionLink(),
+                            ChampionVersionLink())
 
     def __init__(
         self,
@@ -85,8 +97,9 @@ class EvaluateChallengerOperator(BaseOperator):
         from airflow_mlops.core.policy import REJECT
 
         policy = FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run)
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 summary = evaluate_challenger(
                     read_table(self.data_uri),
                     model_name=self.model_name,
@@ -102,10 +115,41 @@ class EvaluateChallengerOperator(BaseOperator):
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
         summary = {**summary, "dry_run": self.dry_run}
+        links = self._links(context, hook, summary)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=summary)
         described = (f"model '{self.model_name}' v{summary['challenger_version']}: "
                      f"{summary['verdict']} ({'; '.join(summary['reasons'])})")
-        self.log.info("Decision for %s. Record: %s", described, summary["record_uri"])
+        self.log.info("%s", decision_lines(summary, links.links[DecisionRecordLink.name]))
         enforce(policy.decide(passed=summary["verdict"] != REJECT, reason=described), self.log)
         return summary
+
+    def _links(self, context: Context, hook: MlflowHook, summary: dict) -> TaskLinks:
+        links = TaskLinks(context, hook.get_target())
+        links.artifact(DecisionRecordLink, summary["record_uri"])
+        links.artifact(ComparisonChartLink, summary.get("chart_uri"))
+        links.version(ChallengerVersionLink, self.model_name, summary["challenger_version"])
+        links.version(ChampionVersionLink, self.model_name, summary["champion_version"])
+        links.push()
+        return links
+
+
+def decision_lines(summary: dict, record_link: str) -> str:
+    """The decision as a short block: verdict and metric, then one reason per line."""
+    metric = summary["primary_metric"]
+    champion = summary["champion_version"]
+    challenger_value = summary["challenger_metrics"].get(metric)
+    compared = (f"vs v{champion} {_number((summary['champion_metrics'] or {}).get(metric))}"
+                if champion else "(first version, no champion yet)")
+    lines = [f"Decision for {summary['model']} v{summary['challenger_version']}: "
+             f"{summary['verdict']}{' (dry run)' if summary.get('dry_run') else ''}",
+             f"{metric}: {_number(challenger_value)} {compared}",
+             *(f"- {reason}" for reason in summary["reasons"])]
+    record = record_link or summary["record_uri"]
+    if record:
+        lines.append(f"Decision record: {record}")
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"

@@ -13,13 +13,14 @@ from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.drift import finish_check, monitoring_window
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import ReportLink, storage_path
+from airflow_mlops.operators.links import MlflowRunLink, ReportLink, storage_path
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class ModelQualityOperator(BaseOperator):
+class ModelQualityOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Score the champion on a labelled window; a drop beyond the policy is decay.
 
@@ -48,7 +49,8 @@ class ModelQualityOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name")
-    operator_extra_links = (ReportLink(),)
+    config_template_fields: Sequence[str] = ("data_uri",)
+    operator_extra_links = (ReportLink(), MlflowRunLink())
 
     def __init__(
         self,

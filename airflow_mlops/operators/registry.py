@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_mlops.core.errors import ChampionChangedError, MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
+from airflow_mlops.operators.links import LedgerEntryLink, ModelVersionLink, TaskLinks
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -23,10 +24,11 @@ class PromoteChallengerOperator(BaseOperator):
     Compare-and-set on the decision: the champion must still be the version the evaluation
     compared against. The old champion gets alias ``previous_champion``; the move is written
     to the alias ledger. When another promotion moved the champion, nothing moves and the
-    task fails without retrying. A rejected decision, or a version that failed its smoke
-    check, is never promoted; a dry run moves nothing. Re-running the task for the same DAG
-    run moves nothing a second time. Give it a one-slot ``pool`` per model to serialise
-    promotions.
+    task fails without retrying. A rejected decision, or a version without a passed smoke
+    check of the files training recorded, is never promoted; a dry run moves nothing.
+    Re-running the task for the same DAG run moves nothing a second time. Give it a one-slot
+    ``pool`` per model to serialise promotions. Links: the promoted "Model version" and the
+    move's "Ledger entry".
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``reasons``,
@@ -36,6 +38,7 @@ class PromoteChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("decision",)
+    operator_extra_links = (ModelVersionLink(), LedgerEntryLink())
 
     def __init__(
         self,
@@ -54,8 +57,8 @@ class PromoteChallengerOperator(BaseOperator):
         from mlflow import MlflowClient
 
         from airflow_mlops.core import registry
-        from airflow_mlops.core.fetch import smoke_record
         from airflow_mlops.core.policy import NEEDS_APPROVAL, REJECT
+        from airflow_mlops.core.smoke import require_smoke_passed
 
         decision, model = self.decision, self.model_name
         version, expected = decision["challenger_version"], decision["champion_version"]
@@ -70,10 +73,13 @@ class PromoteChallengerOperator(BaseOperator):
                     "moved": False, "dry_run": True}
         approved = "approved by a human; " if decision["verdict"] == NEEDS_APPROVAL else ""
         lineage = run_lineage(context)
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        links = TaskLinks(context, hook.get_target())
+        links.version(ModelVersionLink, model, version)
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 client = MlflowClient()
-                self._require_smoke_check(smoke_record(client, model, version), version)
+                require_smoke_passed(client, model, version)
                 try:
                     result = registry.promote(
                         client, model, version, expected_champion=expected,
@@ -86,26 +92,25 @@ class PromoteChallengerOperator(BaseOperator):
                     })
                     raise
                 registry.set_version_tags(client, model, version, {
-                    "status": "champion",
                     "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",
                 })
+                links.run(LedgerEntryLink, _ledger_entry(client, model, lineage))
         except MlopsError as exc:
+            links.push()
             raise AirflowFailException(str(exc)) from None
+        links.push()
         self.log.info("Champion of %s is version %s (moved now: %s)", model, result["champion"],
                       result["moved"])
         return result
 
-    def _require_smoke_check(self, record: dict | None, version: str) -> None:
-        """Refuse a version whose smoke check failed; warn about one never checked."""
-        from airflow_mlops.core.smoke import SmokeCheckError
 
-        if record is None:
-            self.log.warning("Model '%s' v%s was never smoke-checked", self.model_name, version)
-        elif not record.get("passed"):
-            raise SmokeCheckError(
-                f"model '{self.model_name}' v{version} failed its smoke check "
-                f"({record.get('error')}); it cannot be promoted"
-            )
+def _ledger_entry(client, model: str, lineage: dict[str, str]) -> str | None:
+    """The ledger entry (an MLflow run id) of this DAG run's promotion, if it moved anything."""
+    from airflow_mlops.core import ledger, registry
+
+    key = ledger.entry_key(model, registry.CHAMPION, registry.PROMOTE, lineage)
+    entry = ledger.find(client, model, key)
+    return entry.entry_id if entry else None
 
 
 class RejectChallengerOperator(BaseOperator):
@@ -113,7 +118,7 @@ class RejectChallengerOperator(BaseOperator):
     Record on the challenger's version that it was rejected, and why.
 
     Reached with a decision other than ``reject``, the rejection was a human's (at the
-    approval step), and the tag says so.
+    approval step), and the tag says so. Link: the rejected "Model version".
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``challenger_version`` and
@@ -122,6 +127,7 @@ class RejectChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("decision",)
+    operator_extra_links = (ModelVersionLink(),)
 
     def __init__(
         self,
@@ -146,7 +152,11 @@ class RejectChallengerOperator(BaseOperator):
         because = "; ".join(self.decision["reasons"])
         if self.decision["verdict"] != REJECT:
             because = f"rejected at approval; the policy said {self.decision['verdict']}: {because}"
-        with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        links = TaskLinks(context, hook.get_target())
+        links.version(ModelVersionLink, self.model_name, version)
+        links.push()
+        with hook.session():
             client = MlflowClient()
             registry.set_version_tags(client, self.model_name, version, {
                 "status": "rejected", "rejected_because": because,

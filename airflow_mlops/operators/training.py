@@ -10,18 +10,26 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.errors import MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
-from airflow_mlops.operators.lineage import run_lineage
+from airflow_mlops.operators.lineage import night, run_lineage
+from airflow_mlops.operators.links import (
+    MlflowRunLink,
+    ModelVersionLink,
+    TaskLinks,
+    dag_run_url,
+)
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class TrainChallengerOperator(BaseOperator):
+class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     """
     Train a scikit-learn model, log it to MLflow and register it with alias ``challenger``.
 
     A retry or a cleared task with the same DAG run and data reuses the version the
-    first attempt registered.
+    first attempt registered. The run is named ``<model_name> train <date>``; the version's
+    description links to the DAG run. Links: "MLflow run" and "Model version".
 
     :param model_name: registered model name.
     :param data_uri: CSV or Parquet file with features and target. (templated)
@@ -36,6 +44,8 @@ class TrainChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name")
+    config_template_fields: Sequence[str] = ("data_uri",)
+    operator_extra_links = (MlflowRunLink(), ModelVersionLink())
 
     def __init__(
         self,
@@ -72,6 +82,8 @@ class TrainChallengerOperator(BaseOperator):
             frame = read_table(self.data_uri)
             data_fingerprint = fingerprint(frame)
             hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+            target = hook.get_target()
+            ti = context["ti"]
             with hook.session():
                 result = train_challenger(
                     frame,
@@ -86,11 +98,18 @@ class TrainChallengerOperator(BaseOperator):
                     lineage=run_lineage(
                         context, data_uri=self.data_uri, data_fingerprint=data_fingerprint,
                         data_digest=file_digest(self.data_uri),
+                        dag_run_url=dag_run_url(ti.dag_id, ti.run_id),
                     ),
-                    artifact_location=hook.get_target().artifact_location,
+                    artifact_location=target.artifact_location,
+                    run_name=f"{self.model_name} train {night(context)}",
                 )
+                links = TaskLinks(context, target)
+                links.run(MlflowRunLink, result["run_id"], experiment_id=result["experiment_id"])
+                links.version(ModelVersionLink, self.model_name, result["version"])
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
-        self.log.info("Challenger %s v%s (reused: %s)", self.model_name, result["version"],
-                      result["reused"])
+        links.push()
+        self.log.info("Challenger %s v%s (reused: %s). Run: %s", self.model_name,
+                      result["version"], result["reused"],
+                      links.links[MlflowRunLink.name] or result["run_id"])
         return {**result, "data_fingerprint": data_fingerprint}

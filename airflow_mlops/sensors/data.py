@@ -10,6 +10,7 @@ from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.errors import DataError
+from airflow_mlops.operators.templating import ConfigTemplatedMixin
 from airflow_mlops.triggers.data import DataPartitionTrigger, as_storage_path, check_partition
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["DataPartitionSensor", "as_storage_path"]
 
 
-class DataPartitionSensor(BaseSensorOperator):
+class DataPartitionSensor(ConfigTemplatedMixin, BaseSensorOperator):
     """
     Wait until a data file exists and holds at least ``min_bytes`` bytes and ``min_rows`` rows.
 
@@ -34,6 +35,7 @@ class DataPartitionSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("uri",)
+    config_template_fields: Sequence[str] = ("uri",)
 
     def __init__(
         self,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core.errors import ConfigError
-from airflow_mlops.core.imports import import_path
+from airflow_mlops.core.imports import NOTIFIER_PREFIXES, import_path
+from airflow_mlops.operators.templating import render_config_text
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -17,7 +18,7 @@ def resolve_notifier(path: str) -> type:
     """The Airflow notifier class at ``path``, with an error naming it otherwise."""
     from airflow.sdk import BaseNotifier
 
-    found = import_path(path)
+    found = import_path(path, "notifier", NOTIFIER_PREFIXES)
     if found is None:
         raise ConfigError(f"notifier '{path}' cannot be imported")
     if not (isinstance(found, type) and issubclass(found, BaseNotifier)):
@@ -29,7 +30,9 @@ class ConfiguredNotifier:
     """A task callback sending one notifier's alert (a ``BaseNotifier`` by import path).
 
     Importing a notifier's provider at every parse would slow the DAG processor down for an
-    alert that may never be sent, so the class is resolved when the callback runs.
+    alert that may never be sent, so the class is resolved when the callback runs. Its params
+    are config text: rendered once by the config rules, then the notifier sends them as they
+    are (``notify``; calling the notifier would render them again with Airflow's Jinja).
     """
 
     def __init__(self, import_path: str, params: dict[str, Any]) -> None:
@@ -37,10 +40,22 @@ class ConfiguredNotifier:
         self.params = params
 
     def __call__(self, context: Context) -> None:
-        resolve_notifier(self.import_path)(**self.params)(context)
+        params = _rendered(self.params, context, f"alert {self.import_path}")
+        resolve_notifier(self.import_path)(**params).notify(context)
 
     def __repr__(self) -> str:
         return f"ConfiguredNotifier({self.import_path!r})"
+
+
+def _rendered(value: Any, context: Context, label: str) -> Any:
+    if isinstance(value, str):
+        return render_config_text(value, context, label)
+    if isinstance(value, dict):
+        return {key: _rendered(item, context, f"{label} param '{key}'")
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rendered(item, context, label) for item in value]
+    return value
 
 
 def notifiers(specs: list[NotifierSpec]) -> list[ConfiguredNotifier]:

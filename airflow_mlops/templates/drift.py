@@ -2,34 +2,25 @@
 
 The monitor emits an event of the model's retrain asset (:func:`retrain_asset`) when drift
 or decay is confirmed; the retrain template is scheduled on its cron *or* that asset. A run
-the asset triggered has no logical date, so its data URI takes ``ds`` from the window that
-requested it (:data:`REQUESTED_WINDOW`, :func:`requested_window_ds`).
+the asset triggered has no logical date, so its config text takes ``ds`` from the window that
+requested it (:func:`~airflow_mlops.operators.templating.requested_window_ds`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.config import ModelConfig
+from airflow_mlops.core.paths import template_root
 from airflow_mlops.operators.drift import DriftCheckOperator, RequestRetrainOperator
 from airflow_mlops.operators.quality import ModelQualityOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
 from airflow_mlops.templates.defaults import dag_arguments, data_wait_seconds
 
 DAG_ID_PREFIX = "drift_monitor"
-# Prefixed to the retrain template's data URI: defines ``ds``/``ds_nodash`` for asset runs.
-REQUESTED_WINDOW = (
-    "{% if ds is not defined %}"
-    "{% set ds = requested_window_ds(triggering_asset_events, dag_run) %}"
-    "{% set ds_nodash = ds | replace('-', '') %}"
-    "{% endif %}"
-)
-
-
 def retrain_asset(model: str) -> Asset:
     """The asset whose events request a retrain of ``model``."""
     return Asset(name=f"airflow-mlops/{model}/retrain-requested", uri=f"mlops://{model}/retrain")
@@ -43,26 +34,6 @@ def retrain_schedule(config: ModelConfig) -> Any:
     cron = CronTriggerTimetable(config.schedule, timezone="UTC")
     cron.validate()  # the combined schedule does not check its cron itself
     return AssetOrTimeSchedule(timetable=cron, assets=asset)
-
-
-def requested_window_ds(triggering_asset_events: Any, dag_run: Any) -> str:
-    """The partition date of the newest window that requested this run; else its run date."""
-    events = [event for events in triggering_asset_events.values() for event in events]
-    newest = max(events, key=lambda event: event.timestamp, default=None)
-    window = (newest.extra or {}).get("window") if newest is not None else None
-    if isinstance(window, dict) and window.get("ds"):
-        return _iso_date(window["ds"])
-    return f"{dag_run.run_after:%Y-%m-%d}"
-
-
-def _iso_date(value: Any) -> str:
-    """An event's window date as YYYY-MM-DD: it lands in paths, so nothing else gets through."""
-    try:
-        return dt.date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise ValueError(
-            f"the retrain request's window date {value!r} is not a date (YYYY-MM-DD)"
-        ) from None
 
 
 @task(task_id="fail_run_if_a_task_failed", trigger_rule=TriggerRule.ONE_FAILED)
@@ -92,6 +63,7 @@ def build_drift_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             features=config.features,
             prediction=drift.prediction,
             reference_uri=drift.reference_uri,
+            reference_roots=[root for root in (template_root(config.data_uri),) if root],
             drift_share=drift.drift_share,
             method=drift.method,
             threshold=drift.threshold,

@@ -16,14 +16,18 @@ import datetime as dt
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.config import ModelConfig, load_model_config, peek_name
 from airflow_mlops.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 CONFIGS_ENV = "AIRFLOW_MLOPS_CONFIGS"
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -45,10 +49,20 @@ def config_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in CONFIG_SUFFIXES and p.is_file())
 
 
-@task(task_id="config_error")
-def fail_with_config_error(message: str) -> None:
-    """Fail with the config's error: a run of a broken model must not look green."""
-    raise AirflowFailException(message)
+class ConfigErrorOperator(BaseOperator):
+    """Fail with the config's error: a run of a broken model must not look green.
+
+    The message may quote the config, so it is no template field: it is never rendered.
+    """
+
+    template_fields: Sequence[str] = ()
+
+    def __init__(self, *, message: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def execute(self, context: Context) -> None:
+        raise AirflowFailException(self.message)
 
 
 def broken_config_dag(dag_id: str, path: Path, error: str) -> DAG:
@@ -64,7 +78,7 @@ def broken_config_dag(dag_id: str, path: Path, error: str) -> DAG:
         is_paused_upon_creation=True,
         tags=["airflow-mlops", BROKEN_TAG],
     ) as dag:
-        fail_with_config_error(error)
+        ConfigErrorOperator(task_id="config_error", message=error)
     return dag
 
 

@@ -26,22 +26,27 @@ from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
 from airflow_mlops.templates.alerts import notifiers
 from airflow_mlops.templates.defaults import dag_arguments, data_wait_seconds
-from airflow_mlops.templates.drift import (
-    REQUESTED_WINDOW,
-    requested_window_ds,
-    retrain_schedule,
-)
+from airflow_mlops.templates.drift import retrain_schedule
 
 DAG_ID_PREFIX = "nightly_retrain"
 APPROVE, REJECT = "Approve", "Reject"
 APPROVAL_BODY = """\
 {% set d = ti.xcom_pull(task_ids='evaluate') %}
-Challenger **v{{ d.challenger_version }}** of `{{ d.model }}` against champion \
-v{{ d.champion_version }}: the promotion policy says **{{ d.verdict }}**.
+{% set links = ti.xcom_pull(task_ids='evaluate', key='mlops_links') or {} %}
+Challenger **v{{ d.challenger_version }}** of `{{ d.model }}` \
+{% if d.champion_version %}against champion v{{ d.champion_version }}\
+{% else %}(first version, no champion yet){% endif %}: \
+the promotion policy says **{{ d.verdict }}**.
+
+**Why you are asked:** {% if d.failed_checks %}these checks failed and the policy escalates \
+them to a human instead of rejecting: {{ d.failed_checks | join(', ') }}.\
+{% else %}the policy asks a human before every promotion (`approval.always`).{% endif %}
 
 {% for reason in d.reasons %}- {{ reason }}
 {% endfor %}
-Decision record and comparison chart: `{{ d.record_uri }}`
+{% if links['Decision record'] %}[Decision record]({{ links['Decision record'] }})\
+{% if links['Comparison chart'] %} · [comparison chart]({{ links['Comparison chart'] }}){% endif %}\
+{% else %}Decision record: `{{ d.record_uri }}`{% endif %}
 """
 
 
@@ -56,8 +61,8 @@ def _add_deployment(
         scoring = deployment.scoring
         score = BatchScoreOperator(
             task_id="score",
-            data_uri=REQUESTED_WINDOW + scoring.data_uri if scoring.data_uri else data_uri,
-            output_uri=REQUESTED_WINDOW + scoring.output_uri,
+            data_uri=scoring.data_uri or data_uri,
+            output_uri=scoring.output_uri,
             key_columns=scoring.key_columns,
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             **common,
@@ -66,7 +71,7 @@ def _add_deployment(
     last = promote
     if deployment.export_uri:
         last = promote >> ExportModelOperator(
-            task_id="export", target_uri=REQUESTED_WINDOW + deployment.export_uri, **common
+            task_id="export", target_uri=deployment.export_uri, **common
         )
     if deployment.reload:
         reload = deployment.reload
@@ -82,6 +87,14 @@ def _add_deployment(
         )
 
 
+def _description(config: ModelConfig) -> str:
+    """What the DAG does and when it runs: its cron next to the retrain asset."""
+    when = "when drift monitoring requests a retrain"
+    if config.schedule is not None:
+        when = f"on cron `{config.schedule}` (UTC) or {when}"
+    return f"Validate, retrain and compare {config.name} against its champion, {when}"
+
+
 def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     """The retrain-and-compare DAG of one model config.
 
@@ -89,13 +102,14 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     :mod:`airflow_mlops.templates.drift`); such a run reads the requesting window's partition.
     A ``needs_approval`` verdict waits at ``approve`` for a human (Airflow's Required Actions)
     who chooses promote or reject; unanswered, it rejects after the configured timeout. With a
-    ``data_query``, an ``extract`` task first lands the query's result at ``data_uri``.
+    ``data_query``, an ``extract`` task first lands the query's result at ``data_uri``
+    (after ``validate`` when the query is validated in the database).
     """
     common = {"model_name": config.name, "mlflow_conn_id": config.mlflow_conn_id}
     promotion = config.promotion
     hours = promotion.approval.timeout_hours
     timeout = None if hours is None else dt.timedelta(hours=hours)
-    data_uri = REQUESTED_WINDOW + config.data_uri
+    data_uri = config.data_uri
     data = {
         "data_uri": data_uri,
         "target": config.target,
@@ -106,17 +120,20 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
     }
     with DAG(
         dag_id=dag_id or f"{DAG_ID_PREFIX}_{config.name}",
-        description=f"Validate, retrain and compare {config.name} against its champion",
+        description=_description(config),
         schedule=retrain_schedule(config),
-        user_defined_macros={"requested_window_ds": requested_window_ds},
         **dag_arguments(config, kind="retrain"),
     ) as dag:
-        if config.data_query:
+        query = config.data_query
+        if query:
             data_ready = ExtractQueryOperator(
                 task_id="extract",
-                sql=REQUESTED_WINDOW + config.data_query.sql,
-                conn_id=config.data_query.conn_id,
+                sql=query.sql,
+                conn_id=query.conn_id,
                 output_uri=data_uri,
+                max_rows=query.max_rows,
+                seed=config.seed,
+                key_column=query.key_column,
             )
         else:
             data_ready = DataPartitionSensor(
@@ -126,9 +143,17 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
                 poke_interval=60,
                 timeout=data_wait_seconds(config),
             )
-        validate = ValidateDataOperator(
-            task_id="validate", data_uri=data_uri, suite=str(config.suite)
-        )
+        if query and query.validate_in_database:  # validated where it lives, then landed
+            validate = ValidateDataOperator(
+                task_id="validate", sql=query.sql, conn_id=query.conn_id,
+                in_database=True, suite=str(config.suite),
+                experiment_name=config.experiment_name, **common,
+            )
+        else:
+            validate = ValidateDataOperator(
+                task_id="validate", data_uri=data_uri, suite=str(config.suite),
+                experiment_name=config.experiment_name, **common,
+            )
         train = TrainChallengerOperator(
             task_id="train",
             estimator=config.estimator.model_dump(by_alias=True, exclude_none=True),
@@ -188,7 +213,10 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             promotion=promote.output,
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
-        data_ready >> validate >> train >> evaluate
+        if query and query.validate_in_database:
+            validate >> data_ready >> train >> evaluate
+        else:
+            data_ready >> validate >> train >> evaluate
         route = RouteDecisionOperator(task_id="route_decision", decision=evaluate.output)
         route >> approve >> [smoke, reject]
         route >> [smoke, reject]

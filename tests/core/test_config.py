@@ -62,11 +62,13 @@ def test_absolute_suite_is_kept(tmp_path):
     assert config.suite == suite
 
 
-def test_environment_variables_in_data_uri_are_expanded(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATA_ROOT", "/mnt/lake")
-    path = write(tmp_path, with_changes(data_uri="${DATA_ROOT}/ds={{ ds }}/customers.csv"))
+def test_allowed_environment_variables_in_data_uri_are_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_MLOPS_LAKE", "/mnt/lake")
+    monkeypatch.setenv("DATA_ROOT", "/data")
+    monkeypatch.setenv("AIRFLOW_MLOPS_CONFIG_ENV_ALLOW", "OTHER, DATA_ROOT")
+    path = write(tmp_path, with_changes(data_uri="${AIRFLOW_MLOPS_LAKE}/$DATA_ROOT/{{ ds }}.csv"))
 
-    assert load_model_config(path).data_uri == "/mnt/lake/ds={{ ds }}/customers.csv"
+    assert load_model_config(path).data_uri == "/mnt/lake//data/{{ ds }}.csv"
 
 
 def test_bundled_dag_config_is_valid(monkeypatch):

@@ -41,7 +41,7 @@ def record(mlflow_session, tmp_path):
             champion_version=champion, metrics={"share": 0.5},
             files={"report.html": "<p>x</p>"}, report_file="report.html",
             lineage={"dag_id": "drift_monitor_churn", "run_id": f"r{day}"},
-            artifact_location=str(tmp_path / "artifacts"),
+            artifact_location=str(tmp_path / "artifacts"), model="churn",
         )
 
     return record
@@ -71,7 +71,9 @@ def test_a_window_is_one_run_even_when_checked_twice(record):
     assert run.data.tags[registry.tag("window_key")] == window(1).key
     assert run.data.tags[registry.tag("run_id")] == "r1"
     assert run.info.status == "FINISHED"
+    assert run.info.run_name == "churn drift 2026-03-01"  # model, monitor and window date
     assert again["report"].endswith("/drift/report.html")
+    assert again["report_artifact"] == f"runs:/{run.info.run_id}/drift/report.html"
 
 
 def test_recent_windows_newest_first_up_to_the_window_and_for_one_champion(record):
@@ -182,8 +184,10 @@ def digests(mlflow_session, tmp_path):
             computed.append(1)
             return file_digest(path)
 
-        return remembered_digest(EXPERIMENT, str(path), file_version(path), compute,
-                                 str(tmp_path / "artifacts"))
+        digest, remember = remembered_digest(EXPERIMENT, str(path), file_version(path),
+                                             compute, str(tmp_path / "artifacts"))
+        remember()
+        return digest
 
     return path, digest, computed
 
@@ -232,3 +236,23 @@ def test_a_file_without_a_version_is_hashed_every_time(mlflow_session):
                           lambda: computed.append(1) or "d1g3st")
 
     assert computed == [1, 1]
+
+
+def test_a_digest_is_remembered_only_when_asked_to(mlflow_session, tmp_path):
+    from airflow_mlops.core.drift_history import remembered_digest
+    from airflow_mlops.core.io import file_version
+
+    path = tmp_path / "ref.csv"
+    path.write_text("a,b\n1,2\n")
+    age(path, 60)
+    computed = []
+
+    def digest(remember: bool) -> None:
+        _, remembering = remembered_digest(EXPERIMENT, str(path), file_version(path),
+                                           lambda: computed.append(1) or "d1g3st")
+        if remember:
+            remembering()
+
+    digest(False), digest(True), digest(True)
+
+    assert computed == [1, 1]  # forgotten once, then remembered

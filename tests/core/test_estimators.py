@@ -30,17 +30,28 @@ def test_steps_become_a_pipeline_in_order():
     assert len({name for name, _ in pipeline.steps}) == 2
 
 
-@pytest.mark.parametrize("path", ["sklearn.linear_model.NoSuchModel", "no_such_module.Model",
-                                  "LogisticRegression"])
-def test_unimportable_class_is_named(path):
-    with pytest.raises(ConfigError, match=f"estimator '{path}' cannot be imported"):
-        build_estimator({"class": path})
+def test_unimportable_class_is_named():
+    with pytest.raises(ConfigError, match="estimator 'sklearn.linear_model.NoSuchModel' cannot "
+                                          "be imported"):
+        build_estimator({"class": "sklearn.linear_model.NoSuchModel"})
 
 
-@pytest.mark.parametrize("path", ["os.system", "collections.OrderedDict"])
+@pytest.mark.parametrize("path", ["no_such_module.Model", "LogisticRegression", "os.system",
+                                  "collections.OrderedDict", "sklearnx.Model"])
+def test_classes_outside_the_allowed_modules_are_refused(path):
+    with pytest.raises(ConfigError, match=f"estimator '{path}' is not in an allowed module"):
+        build_estimator({"class": path, "params": {}})
+
+
+@pytest.mark.parametrize("path", ["sklearn.base.clone", "sklearn.utils.Bunch"])
 def test_only_scikit_learn_estimator_classes_are_called(path):
     with pytest.raises(ConfigError, match=f"estimator '{path}' is not a scikit-learn estimator"):
         build_estimator({"class": path, "params": {}})
+
+
+def test_a_re_export_from_outside_the_allowed_modules_is_refused():
+    with pytest.raises(ConfigError, match="'sklearn.base.inspect' is defined in no module"):
+        build_estimator({"class": "sklearn.base.inspect"})
 
 
 def test_bad_params_are_named():

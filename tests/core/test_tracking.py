@@ -112,3 +112,42 @@ def test_ensure_experiment_creates_once_with_the_artifact_location(mlflow_sessio
 
     assert first == second
     assert mlflow.get_experiment(first).artifact_location.endswith(str(location))
+
+
+QUIET_SCRIPT = """
+import logging, os, sys
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
+import mlflow
+from airflow_mlops.core.tracking import TrackingTarget, tracking_session
+
+def register():
+    os.makedirs("model", exist_ok=True)
+    mlflow.register_model(os.path.abspath("model"), "churn")
+    print("progress bar", os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"))
+
+if sys.argv[2] == "session":
+    with tracking_session(TrackingTarget(sys.argv[1])):
+        register()
+    print("after", os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"))
+else:
+    mlflow.set_tracking_uri(sys.argv[1])
+    register()
+"""
+
+
+@pytest.mark.parametrize("mode", ["session", "plain"])
+def test_inside_a_session_mlflow_logs_at_info_and_draws_no_progress_bars(tmp_path, mode):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", QUIET_SCRIPT, f"sqlite:///{tmp_path / 'mlflow.db'}", mode],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )
+    if mode == "session":
+        # Airflow logs a task's stderr as errors: MLflow's messages must reach logging instead.
+        assert "INFO Created version '1' of model 'churn'" in result.stdout
+        assert "churn" not in result.stderr
+        assert "progress bar false" in result.stdout and "after None" in result.stdout
+    else:  # the control: left alone, MLflow writes them to stderr itself
+        assert "Created version '1' of model 'churn'" in result.stderr

@@ -99,6 +99,7 @@ def notifier(tmp_path, monkeypatch) -> str:
     (tmp_path / "alerting").mkdir()
     (tmp_path / "alerting" / "recording.py").write_text(NOTIFIER)
     monkeypatch.syspath_prepend(str(tmp_path / "alerting"))
+    monkeypatch.setenv("AIRFLOW_MLOPS_IMPORT_PREFIXES", "recording")
     return "recording.RecordingNotifier"
 
 
@@ -116,15 +117,15 @@ def test_sql_model_lands_its_rows_trains_and_alerts(configs, airflow_db, mlflow_
     write(configs, "churn.yaml", churn_config(
         data_uri=landing, data_query=query, retries={"count": 0},
         alerts={"on_promotion": [{**alert, "params": {**alert["params"], "message":
-                                  "promoted by {{ ti.task_id }} in {{ dag.dag_id }}"}}],
+                                  "promoted by {{ task_id }} in {{ dag_id }}"}}],
                 "on_failure": [{**alert, "params": {**alert["params"], "message":
-                                "failed {{ ti.task_id }} of {{ dag.dag_id }}"}}]},
+                                "failed {{ task_id }} of {{ dag_id }}"}}]},
     ))
     write(configs, "nosuite.yaml", churn_config(
         name="nosuite", suite=str(tmp_path / "absent.json"), data_uri=landing, data_query=query,
         retries={"count": 0},
         alerts={"on_failure": [{**alert, "params": {**alert["params"], "message":
-                                "failed {{ ti.task_id }} of {{ dag.dag_id }}"}}]},
+                                "failed {{ task_id }} of {{ dag_id }}"}}]},
     ))
     dags = {d.dag_id: d for d in runpy.run_path(str(DAGS / "nightly_retrain.py"))["dags"]}
 

@@ -67,14 +67,26 @@ def client(mlflow_connection):
     return MlflowClient(mlflow_connection, mlflow_connection)
 
 
-def xcom(run, task_id: str):
+def xcom(run, task_id: str, key: str = "return_value"):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
         row = session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id,
-                                                 task_id=task_id, key="return_value").first()
+                                                 task_id=task_id, key=key).first()
         return None if row is None else row.value
+
+
+def approval_body(run) -> str:
+    """The rendered body of the run's approval request, as the Required Actions page shows."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=run.dag_id, run_id=run.run_id,
+                                                   task_id="approve").one()
+        return session.query(HITLDetail).filter_by(ti_id=ti.id).one().body
 
 
 def versions(client) -> list[str]:
@@ -107,8 +119,10 @@ def test_re_runs_create_no_second_version_and_no_second_alias_move(retrain, clie
     assert (replaced.state, replaced.run_id) == ("success", first.run_id)
     assert versions(client) == ["1"]
     assert ledger.history(client, MODEL) == entries
-    assert [r.info.status for r in client.search_runs(
-        [client.get_experiment_by_name("airflow-mlops/churn").experiment_id])] == ["FINISHED"]
+    runs = client.search_runs([client.get_experiment_by_name("airflow-mlops/churn").experiment_id])
+    assert sorted((r.info.run_name, r.info.status) for r in runs) == [
+        (f"churn train {NIGHT:%Y-%m-%d}", "FINISHED"),  # one training, no stray run
+        (f"churn validate {NIGHT:%Y-%m-%d}", "FINISHED")]  # the re-runs logged to it again
 
 
 def answer(dag_id: str, choice: str, answered: list, deadline: float = 600) -> threading.Thread:
@@ -149,7 +163,8 @@ def answer(dag_id: str, choice: str, answered: list, deadline: float = 600) -> t
     return thread
 
 
-def test_needs_approval_waits_for_a_human_who_approves(retrain, client, task_states):
+def test_needs_approval_waits_for_a_human_who_approves(retrain, client, task_states,
+                                                      night_notes):
     dag = retrain("retrain_approved", approval={"always": True})
     answered: list = []
     responder = answer(dag.dag_id, "Approve", answered)
@@ -167,9 +182,15 @@ def test_needs_approval_waits_for_a_human_who_approves(retrain, client, task_sta
     move = ledger.history(client, MODEL, alias=CHAMPION)[0]
     assert move.reason.startswith("approved by a human; ")
     assert client.get_model_version(MODEL, "1").tags[tag("status")] == "champion"
+    body = approval_body(run)
+    assert "(first version, no champion yet)" in body and "vNone" not in body
+    assert "asks a human before every promotion (`approval.always`)" in body
+    record = xcom(run, "evaluate", "_link_DecisionRecordLink")
+    assert record.startswith("http") and f"[Decision record]({record})" in body
+    assert night_notes(run).startswith("v1 promoted after approval: roc_auc ")
 
 
-def test_a_human_rejection_promotes_nothing(retrain, client, task_states):
+def test_a_human_rejection_promotes_nothing(retrain, client, task_states, night_notes):
     dag = retrain("retrain_declined", approval={"always": True})
     answered: list = []
     responder = answer(dag.dag_id, "Reject", answered)
@@ -188,3 +209,4 @@ def test_a_human_rejection_promotes_nothing(retrain, client, task_states):
     assert tags[tag("rejected_because")].startswith(
         "rejected at approval; the policy said needs_approval: ")
     assert xcom(run, "summary")["champion_after"] is None
+    assert night_notes(run).startswith("v1 rejected at approval: roc_auc ")

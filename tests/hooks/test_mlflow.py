@@ -109,3 +109,19 @@ def test_client_uses_the_separate_registry(connect, tmp_path):
     assert client.tracking_uri == tracking
     assert [m.name for m in MlflowClient(models).search_registered_models()] == ["churn"]
     assert MlflowClient(tracking).search_registered_models() == []
+
+
+def test_the_ui_is_the_ui_base_url_extra_else_an_http_tracking_uri(connect):
+    internal = connect(host="http://mlflow.internal:5000",
+                       extra={"ui_base_url": "https://mlflow.example.com"}).get_target()
+    assert internal.ui_url == "https://mlflow.example.com"
+    assert connect(host="https://mlflow.example.com").get_target().ui_url == \
+        "https://mlflow.example.com"
+    assert connect(host="sqlite:////var/mlflow.db").get_target().ui_url is None
+
+
+def test_a_ui_base_url_a_browser_cannot_open_is_refused(connect):
+    hook = connect(host="http://mlflow.internal:5000",
+                   extra={"ui_base_url": "file:///var/mlflow"})
+    with pytest.raises(ConfigError, match="mlflow_default.*ui_base_url must be an http"):
+        hook.get_target()

@@ -62,8 +62,16 @@ def client(mlflow_store):
     return mlflow_store
 
 
+class TaskInstance(SimpleNamespace):
+    """The parts of a running task instance the operators use; records what they push."""
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
 def context(task_id: str, **extra) -> dict:
-    ti = SimpleNamespace(dag_id="deploy", run_id="scheduled__2026-03-01", task_id=task_id)
+    ti = TaskInstance(dag_id="deploy", run_id="scheduled__2026-03-01", task_id=task_id,
+                      pushed={})
     return {"ti": ti, "logical_date": LOGICAL_DATE, **extra}
 
 
@@ -76,7 +84,7 @@ def day(tmp_path, customers) -> Path:
 
 
 def test_templated_fields():
-    assert set(SmokeCheckOperator.template_fields) == {"version", "data_uri"}
+    assert set(SmokeCheckOperator.template_fields) == {"version", "data_uri", "table"}
     assert set(BatchScoreOperator.template_fields) == {"data_uri", "output_uri", "alias"}
     assert set(ExportModelOperator.template_fields) == {"target_uri", "alias"}
     assert set(ReloadEndpointOperator.template_fields) == {"endpoint", "payload", "headers"}
@@ -92,6 +100,18 @@ def test_smoke_check_passes_and_tags_the_version(client, day):
     assert smoke_record(client, MODEL, "1")["checked_by"] == "deploy/scheduled__2026-03-01"
 
 
+def test_smoke_check_on_a_table_predicts_on_a_sample_drawn_in_the_database(
+        client, warehouse):
+    operator = SmokeCheckOperator(task_id="smoke_check", model_name=MODEL, version="1",
+                                  table="customers", conn_id="warehouse",
+                                  key_column="customer_id", seed=4, sample_rows=25)
+
+    result = operator.execute(context("smoke_check"))
+
+    assert (result["passed"], result["rows"]) == (True, 25)
+    assert smoke_record(client, MODEL, "1")["sample"] == "table customers on connection warehouse"
+
+
 def test_smoke_check_failure_fails_without_retry_and_moves_nothing(client, tmp_path, customers):
     data = tmp_path / "no_region.csv"
     customers.head(20).drop(columns=["region"]).to_csv(data, index=False)
@@ -103,6 +123,17 @@ def test_smoke_check_failure_fails_without_retry_and_moves_nothing(client, tmp_p
         operator.execute(context("smoke_check"))
 
     assert registry.alias_version(client, MODEL, registry.CHAMPION) is None
+
+
+def test_a_model_past_the_smoke_check_time_limit_fails_without_retry(client, day):
+    operator = SmokeCheckOperator(task_id="smoke_check", model_name=MODEL, version="3",
+                                  data_uri=str(day), time_limit=0.001)
+
+    with pytest.raises(AirflowFailException, match=r"smoke check failed: model 'churn' v3: the "
+                       r"model did not answer within 0\.001 s while loading it"):
+        operator.execute(context("smoke_check"))
+
+    assert smoke_record(client, MODEL, "3")["passed"] is False
 
 
 def test_batch_score_uses_the_champion_and_the_logical_date(client, day, tmp_path):

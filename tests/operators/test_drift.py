@@ -91,6 +91,7 @@ def champion(mlflow_connection, tmp_path):
 def check_drift(tmp_path: Path, day: int, shift: float, **kwargs) -> tuple[dict, dict]:
     path = tmp_path / f"window-{day}.csv"
     window(1500, shift, day + 10).to_csv(path, index=False)
+    kwargs = {"reference_roots": [str(tmp_path)], **kwargs}
     operator = DriftCheckOperator(task_id="check_drift", model_name=MODEL, data_uri=str(path),
                                   experiment_name=EXPERIMENT, target="churned", drift_share=0.3,
                                   **kwargs)
@@ -105,8 +106,8 @@ def test_constructor_rejects_an_unknown_failure_policy():
 
 
 def test_operators_declare_templates_links_and_the_asset():
-    assert set(DriftCheckOperator.template_fields) == {"data_uri", "experiment_name",
-                                                       "reference_uri"}
+    assert set(DriftCheckOperator.template_fields) == {"data_uri", "table", "where",
+                                                       "experiment_name", "reference_uri"}
     assert isinstance(DriftCheckOperator.operator_extra_links[0], ReportLink)
     request = RequestRetrainOperator(task_id="request", model_name=MODEL, retrain_asset=ASSET,
                                      check_task_ids=["check_drift"], experiment_name=EXPERIMENT)
@@ -140,6 +141,25 @@ def test_drifted_window_is_summarised_and_reported_then_warned(champion, tmp_pat
     assert summary["verdict"]["outcome"] == "warn"
     assert pushed[REPORT_XCOM_KEY] == summary["report"] == pushed["return_value"]["report"]
     assert Path(summary["report"]).exists()
+    # A SQLite store has no web UI: the report opens through the plugin's endpoint.
+    assert pushed["mlops_reports"] == {"drift_report.html": summary["report_artifact"]}
+    link = pushed["mlops_links"]
+    assert link["Report"].startswith("http") and "name=drift_report.html" in link["Report"]
+    assert link["MLflow run"] == ""
+
+
+def test_recorded_data_outside_the_roots_fails_with_the_fix(champion, tmp_path):
+    with pytest.raises(AirflowFailException, match=r"not inside a folder a reference may be "
+                                                   r"read from \(none.*\[mlops\] reference_roots"):
+        check_drift(tmp_path, 2, shift=2.0, reference_roots=[])
+
+
+def test_config_reference_roots_add_folders(champion, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__MLOPS__REFERENCE_ROOTS", f"/elsewhere, {tmp_path}")
+
+    summary, _ = check_drift(tmp_path, 2, shift=2.0, reference_roots=[])
+
+    assert summary["drifted"] is True
 
 
 def test_fail_policy_fails_after_pushing_the_summary(champion, tmp_path):
@@ -208,3 +228,30 @@ def test_dry_run_requests_nothing(champion, tmp_path):
 def test_nothing_checked_skips(mlflow_connection):
     with pytest.raises(AirflowSkipException, match="no monitor could check this window"):
         request(2, {"monitor": "drift", "drifted": None, "error": "no rows"})
+
+
+def test_a_window_in_a_table_is_sampled_in_the_database(champion, tmp_path, monkeypatch):
+    import json
+    import sqlite3
+
+    path = tmp_path / "warehouse.db"
+    rows = pd.concat([window(1500, 2.0, 12).assign(day="2026-03-02"),
+                      window(1500, 0.0, 13).assign(day="2026-03-03")], ignore_index=True)
+    with sqlite3.connect(path) as connection:
+        rows.rename_axis("id").reset_index().to_sql("windows", connection, index=False)
+    monkeypatch.setenv("AIRFLOW_CONN_WH", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    operator = DriftCheckOperator(task_id="check_drift", model_name=MODEL, table="windows",
+                                  where="day = '2026-03-02'", conn_id="wh", key_column="id",
+                                  sample_size=400, experiment_name=EXPERIMENT,
+                                  reference_roots=[str(tmp_path)],
+                                  target="churned", drift_share=0.3)
+    summary = operator.execute(context(2))
+    assert summary["drifted"] is True and summary["per_column"]["tenure"]["drifted"]
+    assert (summary["rows"]["current"], summary["rows"]["sampled_current"]) == (1500, 400)
+    assert summary["current"] == "table windows WHERE day = '2026-03-02' on connection wh"
+
+
+def test_a_table_needs_its_connection():
+    with pytest.raises(ConfigError, match="give data_uri, or table with conn_id"):
+        DriftCheckOperator(task_id="check", model_name=MODEL, table="windows",
+                           experiment_name=EXPERIMENT)

@@ -42,6 +42,17 @@ DAG_FILE = textwrap.dedent('''
 ''')
 
 
+AIRFLOW_URL = "https://airflow.example.com"
+
+
+def served(run, name: str = "validation_report.html") -> str:
+    """The report endpoint's address of the validate task's report ``name``."""
+    from airflow_mlops.core.urls import report_url
+
+    return report_url(AIRFLOW_URL, dag_id=run.dag_id, run_id=run.run_id, task_id="validate",
+                      name=name)
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -54,6 +65,7 @@ class Run:
         from airflow.utils.session import create_session
 
         self.state = dagrun.state
+        self.dag_id, self.run_id = dagrun.dag_id, dagrun.run_id
         with create_session() as session:
             self.tasks = {ti.task_id: ti.state for ti in dagrun.get_task_instances(session=session)}
             self.tries = {ti.task_id: ti.try_number
@@ -69,6 +81,7 @@ def run_dag(airflow_db, tmp_path, dag_bundle, monkeypatch):
     """Write a one-operator DAG file into a tmp bundle and run it once with dag.test()."""
     folder = dag_bundle
     monkeypatch.setenv("AIRFLOW__MLOPS__RESULTS_BASE_URI", str(tmp_path / "results"))
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", AIRFLOW_URL)
 
     def run(dag_id: str, **kwargs) -> Run:
         path = folder / f"{dag_id}.py"
@@ -119,7 +132,10 @@ def test_good_data_passes_and_reports(run_dag, partition, churn_suite, tmp_path)
     assert "passed" in report.read_text()
     assert json.loads((report.parent / "validation_result.json").read_text())["success"]
     assert run.xcom["report_location"] == summary["report"]
-    assert run.xcom["_link_ReportLink"] == summary["report"]  # what the UI's link shows
+    # What the UI's link shows: the plugin's endpoint, which serves the file pushed here.
+    assert run.xcom["_link_ReportLink"] == served(run)
+    assert run.xcom["mlops_reports"] == {"validation_report.html": summary["report"]}
+    assert run.xcom["_link_MlflowRunLink"] == ""  # no MLflow run: no button
     assert digest(partition) == before
 
 
@@ -145,7 +161,7 @@ def test_fail_pushes_the_summary_quarantines_and_fails_without_retry(
     assert digest(bad_partition) == before  # the original stays where it was, unchanged
     report = Path(summary["report"].removeprefix("file://"))
     assert "tenure_months" in report.read_text()
-    assert run.xcom["_link_ReportLink"] == summary["report"]
+    assert run.xcom["_link_ReportLink"] == served(run)
     logs = capfd.readouterr().out
     assert f"{bad_partition} failed 1 of 12 expectations of suite {churn_suite}: " \
            "tenure_months: expect_column_values_to_be_between: 1 of 900 values" in logs
@@ -167,7 +183,7 @@ def test_skip_skips_downstream_and_the_run_stays_green(run_dag, bad_partition, c
     assert run.state == "success"
     assert run.tasks == {"validate": "skipped", "downstream": "skipped"}
     assert run.summary["failed"] == 1
-    assert run.xcom["_link_ReportLink"] == run.summary["report"]
+    assert run.xcom["_link_ReportLink"] == served(run)
 
 
 def test_dry_run_reports_but_neither_fails_nor_quarantines(run_dag, bad_partition,
@@ -238,16 +254,20 @@ def test_reports_go_to_the_mlflow_run_when_given(run_dag, mlflow_connection, bad
                   mlflow_run_id=mlflow_run.info.run_id, on_failure="warn")
     expected = f"{mlflow_run.info.artifact_uri}/validation/validate/validation_report.html"
     assert run.summary["report"] == expected
-    assert run.xcom["_link_ReportLink"] == expected
+    assert run.xcom["_link_ReportLink"] == served(run)  # a SQLite store has no web UI
+    assert run.xcom["mlops_reports"] == {
+        "validation_report.html":
+            f"runs:/{mlflow_run.info.run_id}/validation/validate/validation_report.html"}
     artifacts = client.list_artifacts(mlflow_run.info.run_id, "validation/validate")
     assert {a.path.rsplit("/", 1)[1] for a in artifacts} == {"validation_report.html",
                                                             "validation_result.json"}
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({}, "give exactly one of data_uri or sql"),
-    ({"data_uri": "a.csv", "sql": "SELECT 1"}, "give exactly one of data_uri or sql"),
-    ({"sql": "SELECT 1"}, "sql needs conn_id"),
+    ({}, "give exactly one of data_uri, sql or table"),
+    ({"data_uri": "a.csv", "sql": "SELECT 1"}, "give exactly one of data_uri, sql or table"),
+    ({"sql": "SELECT 1"}, "sql and table need conn_id"),
+    ({"table": "public.customers"}, "sql and table need conn_id"),
     ({"data_uri": "a.csv", "on_failure": "retry"}, "on_failure='retry' is not one of"),
 ])
 def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs, message):
@@ -266,7 +286,7 @@ def test_the_template_shape_and_defaults_still_work():
                                                                                None)
     assert {"data_uri", "suite", "sql", "quarantine_to", "results_uri", "mlflow_run_id"} <= \
         set(operator.template_fields)
-    assert [link.name for link in operator.operator_extra_links] == ["Report"]
+    assert [link.name for link in operator.operator_extra_links] == ["Report", "MLflow run"]
 
 
 def test_importing_the_operator_loads_no_heavy_library():
@@ -285,3 +305,99 @@ def test_the_provider_declares_the_link_and_the_results_option():
     info = get_provider_info()
     assert info["extra-links"] == ["airflow_mlops.operators.links.ReportLink"]
     assert "results_base_uri" in info["config"]["mlops"]["options"]
+
+
+# --- in the database ----------------------------------------------------------------------
+
+
+def test_a_table_partition_is_validated_in_the_database(run_dag, warehouse, churn_suite):
+    run = run_dag("validate_table", table="customers", conn_id="warehouse",
+                  where="'{{ ds }}' = '2026-01-02' AND churned IN (0, 1)",
+                  suite=str(churn_suite))
+    assert run.tasks == {"validate": "success", "downstream": "success"}
+    assert run.summary["rows"] == 700 and run.summary["evaluated"] == 12
+    assert run.summary["data"] == ("table customers WHERE '2026-01-02' = '2026-01-02' AND "
+                                   "churned IN (0, 1) on connection warehouse")
+    assert Path(run.summary["report"]).name == "validation_report.html"
+
+
+def test_a_failing_table_fails_without_retries_and_names_the_column(run_dag, warehouse,
+                                                                    churn_suite):
+    import sqlite3
+
+    with sqlite3.connect(warehouse) as connection:
+        connection.execute("UPDATE customers SET tenure_months = 999 WHERE rowid <= 3")
+    run = run_dag("validate_table_fail", table="customers", conn_id="warehouse",
+                  suite=str(churn_suite))
+    assert run.tasks == {"validate": "failed", "downstream": "upstream_failed"}
+    assert run.tries["validate"] == 1
+    failure = run.summary["failures"][0]
+    assert (failure["column"], failure["examples"]) == ("tenure_months", [999])
+
+
+def test_a_missing_table_is_reported_with_its_connection(run_dag, warehouse, churn_suite):
+    run = run_dag("validate_no_table", table="main.nowhere", conn_id="warehouse",
+                  suite=str(churn_suite), on_failure="warn")
+    assert run.tasks["validate"] == "success"
+    assert run.summary["error"] == ("table main.nowhere on connection warehouse: table "
+                                    "'nowhere' does not exist in schema 'main'")
+
+
+def test_a_refusing_database_is_retried(run_dag, warehouse, churn_suite, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_DOWN", json.dumps({"conn_type": "postgres",
+                                                        "host": "127.0.0.1", "port": 1}))
+    run = run_dag("validate_down", table="customers", conn_id="down", suite=str(churn_suite))
+    assert run.tasks["validate"] == "failed"
+    assert run.tries["validate"] == 3  # retried: the database may come back
+    assert run.summary is None
+
+
+def test_a_query_validated_in_the_database_names_its_connection(run_dag, warehouse,
+                                                                churn_suite):
+    run = run_dag("validate_query_inside", sql="SELECT * FROM customers", conn_id="warehouse",
+                  in_database=True, suite=str(churn_suite))
+    assert run.tasks["validate"] == "success"
+    assert run.summary["data"] == "query on connection warehouse: SELECT * FROM customers"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"table": "customers"}, "sql and table need conn_id"),
+    ({"table": "customers", "conn_id": "w", "quarantine_to": "/q"}, "stays there"),
+    ({"table": "customers", "sql": "SELECT 1", "conn_id": "w"}, "exactly one of"),
+])
+def test_in_database_arguments_are_checked_when_the_dag_is_built(kwargs, message):
+    from airflow_mlops.operators.validation import ValidateDataOperator
+
+    with pytest.raises(ConfigError, match=message):
+        ValidateDataOperator(task_id="v", suite="s.json", **kwargs)
+    assert ValidateDataOperator(task_id="v", suite="s.json", table="t", conn_id="w")
+
+
+def test_with_an_experiment_the_task_logs_to_its_own_named_run_and_a_rerun_reuses_it(
+        run_dag, mlflow_connection, partition, churn_suite):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(mlflow_connection)
+    kwargs = {"data_uri": str(partition), "suite": str(churn_suite),
+              "experiment_name": "churn-experiment", "model_name": "churn"}
+    first = run_dag("validate_experiment", **kwargs)
+    assert first.state == "success"
+    experiment = client.get_experiment_by_name("churn-experiment")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "churn validate 2026-01-02"
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["airflow_mlops.run_id"] == first.run_id
+    assert first.xcom["mlops_reports"] == {
+        "validation_report.html": f"runs:/{run.info.run_id}/validation/validate/"
+                                  "validation_report.html"}
+    assert first.xcom["_link_ReportLink"] == served(first)
+
+    from airflow_mlops.core.tracking import TrackingTarget, task_run, tracking_session
+
+    lineage = {"dag_id": first.dag_id, "run_id": first.run_id, "task_id": "validate"}
+    with tracking_session(TrackingTarget(mlflow_connection)):
+        assert task_run(experiment.experiment_id, lineage=lineage, run_name="x") == \
+            run.info.run_id  # what a retry of the task finds
+        other = task_run(experiment.experiment_id, lineage={**lineage, "run_id": "other"},
+                         run_name="x")
+    assert other != run.info.run_id  # negative control: another DAG run gets its own run

@@ -19,6 +19,7 @@ DAG_FILE = textwrap.dedent('''
 
     from airflow.sdk import DAG
 
+    from airflow_mlops.operators.templating import TrustedTemplate
     from airflow_mlops.operators.validation import ValidateDataOperator
 
     with DAG(
@@ -29,7 +30,7 @@ DAG_FILE = textwrap.dedent('''
     ) as dag:
         ValidateDataOperator(
             task_id="validate",
-            data_uri="{{ params.folder }}/customers.csv",
+            data_uri=TrustedTemplate("{{ params.folder }}/customers.csv"),
             suite=SUITE,
             results_uri=RESULTS + "/{{ params.folder | replace('/', '_') }}",
         )

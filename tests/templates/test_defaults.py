@@ -79,3 +79,17 @@ def test_sql_data_source_starts_with_an_extract_task():
     assert extract.sql.endswith(query["sql"])
     assert extract.output_uri == dag.get_task("validate").data_uri
     assert dag.get_task("validate").upstream_task_ids == {"extract"}
+
+
+def test_a_query_validated_in_the_database_is_landed_after_it_passes():
+    query = {"sql": "SELECT * FROM customers WHERE ds = '{{ ds }}'", "conn_id": "warehouse",
+             "validate_in_database": True, "max_rows": 5000, "key_column": "customer_id"}
+    dag = build_retrain_dag(config(data_query=query))
+    validate, extract = dag.get_task("validate"), dag.get_task("extract")
+    assert validate.in_database and validate.data_uri is None
+    assert validate.sql == extract.sql and validate.sql.endswith(query["sql"])
+    assert extract.upstream_task_ids == {"validate"}
+    assert dag.get_task("train").upstream_task_ids == {"extract"}
+    assert (extract.max_rows, extract.key_column) == (5000, "customer_id")
+    plain = build_retrain_dag(config(data_query={"sql": "SELECT 1", "conn_id": "w"}))
+    assert plain.get_task("validate").upstream_task_ids == {"extract"}  # negative control

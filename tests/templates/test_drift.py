@@ -11,7 +11,6 @@ from airflow.sdk import AssetOrTimeSchedule, TriggerRule
 from airflow_mlops.core.config import ModelConfig
 from airflow_mlops.templates.drift import (
     build_drift_dag,
-    requested_window_ds,
     retrain_asset,
     retrain_schedule,
 )
@@ -49,6 +48,7 @@ def test_drift_dag_checks_then_requests_a_retrain():
     }
     check, request = dag.task_dict["check_drift"], dag.task_dict["request_retrain"]
     assert check.data_uri == CONFIG["data_uri"]
+    assert check.reference_roots == ["/lake/customers"]
     assert check.columns == {"tenure": {"method": "ks", "threshold": 0.01}}
     assert (check.on_failure, check.seed, check.sample_size) == ("warn", 42, 100_000)
     assert request.trigger_rule == TriggerRule.ALL_DONE
@@ -64,6 +64,7 @@ def test_drift_dag_runs_on_its_own_schedule_and_data():
     assert dag.timetable.expression == "0 * * * *"
     check = dag.task_dict["check_drift"]
     assert check.data_uri == dag.task_dict["wait_for_data"].uri == "/scored/{{ ds }}.parquet"
+    assert check.reference_roots == ["/lake/customers"]  # the training data's folder
     assert (check.seed, check.on_failure, check.dry_run) == (3, "fail", True)
 
 
@@ -120,21 +121,9 @@ def event(ds: str | None, day: int):
 def test_retrain_data_uri_renders_for_scheduled_and_asset_triggered_runs(context, expected):
     dag = build_retrain_dag(config())
     validate = dag.task_dict["validate"]
-    context = {"triggering_asset_events": {},
+    context = {"triggering_asset_events": {}, "dag": dag, "ti": SimpleNamespace(task_id="validate"),
                "dag_run": SimpleNamespace(run_after=dt.datetime(2026, 3, 7, 1)), **context}
 
-    rendered = validate.render_template(validate.data_uri, context, dag.get_template_env())
+    validate.render_template_fields(context, dag.get_template_env())
 
-    assert rendered == expected
-
-
-def test_requested_window_ds_takes_the_newest_event():
-    events = {"a": [event("2026-03-04", 4)], "b": [event("2026-03-01", 6)]}
-
-    assert requested_window_ds(events, None) == "2026-03-01"
-
-
-@pytest.mark.parametrize("ds", ["../../etc", "2026-03-01/../../x", "2026-13-01", "{{ 7*7 }}"])
-def test_requested_window_ds_accepts_only_a_date(ds):
-    with pytest.raises(ValueError, match="window date .* is not a date"):
-        requested_window_ds({"a": [event(ds, 1)]}, None)
+    assert validate.data_uri == expected

@@ -15,7 +15,6 @@ from airflow.sdk import TriggerRule
 from airflow_mlops.core.config import DeploymentPolicy, ModelConfig, load_model_config
 from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.operators.decision import ROUTES
-from airflow_mlops.templates.drift import REQUESTED_WINDOW
 from airflow_mlops.templates.retrain import build_retrain_dag
 
 MODEL = "churn"
@@ -68,9 +67,9 @@ def test_deployment_tasks_follow_the_decision_when_configured():
     score = dag.task_dict["score"]
     assert score.trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
     assert score.data_uri == dag.task_dict["validate"].data_uri
-    assert score.output_uri == REQUESTED_WINDOW + DEPLOYMENT["scoring"]["output_uri"]
+    assert score.output_uri == DEPLOYMENT["scoring"]["output_uri"]
     assert score.key_columns == ["customer_id"]
-    assert dag.task_dict["export"].target_uri == REQUESTED_WINDOW + "/serving/churn"
+    assert dag.task_dict["export"].target_uri == "/serving/churn"
     reload = dag.task_dict["reload"]
     assert (reload.http_conn_id, reload.endpoint, reload.attempts) == ("serving",
                                                                         "/admin/reload", 3)
@@ -91,19 +90,19 @@ def test_scoring_reads_its_own_data_when_given():
     dag = build_retrain_dag(ModelConfig.model_validate(
         {**CONFIG, "deployment": {"scoring": scoring}}))
 
-    assert dag.task_dict["score"].data_uri == REQUESTED_WINDOW + scoring["data_uri"]
+    assert dag.task_dict["score"].data_uri == scoring["data_uri"]
 
 
 def test_the_deployment_section_is_optional_and_expands_variables(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAKE", "/mnt/lake")
+    monkeypatch.setenv("AIRFLOW_MLOPS_LAKE", "/mnt/lake")
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump(CONFIG))
     assert load_model_config(path).deployment == DeploymentPolicy()
 
-    scoring = {"output_uri": "$LAKE/predictions/{{ ds }}.csv", "key_columns": ["id"],
-               "data_uri": "${LAKE}/new/{{ ds }}.csv"}
-    path.write_text(yaml.safe_dump({**CONFIG, "deployment": {"scoring": scoring,
-                                                             "export_uri": "$LAKE/serving"}}))
+    scoring = {"output_uri": "$AIRFLOW_MLOPS_LAKE/predictions/{{ ds }}.csv",
+               "key_columns": ["id"], "data_uri": "${AIRFLOW_MLOPS_LAKE}/new/{{ ds }}.csv"}
+    deployment = {"scoring": scoring, "export_uri": "$AIRFLOW_MLOPS_LAKE/serving"}
+    path.write_text(yaml.safe_dump({**CONFIG, "deployment": deployment}))
     deployment = load_model_config(path).deployment
 
     assert deployment.scoring.output_uri == "/mnt/lake/predictions/{{ ds }}.csv"

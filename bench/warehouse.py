@@ -1,0 +1,276 @@
+"""Benchmark: validating a PostgreSQL table in the database, by extraction, and by the GX provider.
+
+For each size, a churn-like table of that many rows x 20 columns (bench/validation.py's
+columns, made in SQL with ``generate_series``; it breaks 4 of the suite's 20 expectations:
+duplicate ids, out-of-range tenures, an unknown region and a shifted mean latency) is
+validated against bench/validation.py's 20-expectation suite, each method in a fresh
+subprocess so its peak RSS is its own:
+
+- ``in-database``: ``ValidateDataOperator(table=...)``: GX SQL execution on the table, the
+  rows stay in PostgreSQL; reports written, summary pushed;
+- ``extraction``: ``ValidateDataOperator(sql="SELECT * FROM ...")``: the whole result read
+  into pandas through the connection's hook, then validated (the path before in-database
+  validation);
+- ``provider``: the published ``GXValidateBatchOperator`` on a GX PostgreSQL table asset at
+  its default result format (SUMMARY).
+
+Reported per method: wall time (from just before ``execute`` to its end, after imports),
+the client's CPU time, the database's time (wall minus client CPU: what the worker spent
+waiting; pg_stat_statements is not loaded on this server) and the worker's peak RSS. The
+failure details of ``in-database`` and ``extraction`` are compared: the same failed
+expectations with the same summary (observed value, unexpected percent, examples).
+
+    flock /tmp/heavy.lock .venv/bin/python bench/warehouse.py --sizes 1e6,1e7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from validation import (  # noqa: E402  (bench/validation.py: columns, suite, helpers)
+    INTS,
+    LEVELS,
+    PYCACHE,
+    StubTaskInstance,
+    _gx_suite,
+    _run_operator,
+    current_rss,
+    suite,
+)
+
+METHODS = ("in-database", "extraction", "provider")
+CONN_ID = "bench_warehouse"
+SERVER = os.environ.get("BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+DATABASE = "mlops_wh_bench"
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+def _levels(name: str, broken_every: int | None = None) -> str:
+    levels = ", ".join(f"'{v}'" for v in LEVELS[name])
+    pick = f"(ARRAY[{levels}])[1 + floor(random() * {len(LEVELS[name])})::int]"
+    if broken_every:
+        pick = f"CASE WHEN i % {broken_every} = 0 THEN 'unknown' ELSE {pick} END"
+    return f"{pick} AS {name}"
+
+
+def load_sql(table: str, rows: int) -> str:
+    """SQL creating ``table``: bench/validation.py's failing batch, made by PostgreSQL."""
+    normal = "sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())"
+    highs = dict(zip(INTS, (101, 121, 51, 1000, 6, 4), strict=True))
+    lows = dict(zip(INTS, (18, 0, 0, 0, 1, 1), strict=True))
+    ints = [f"({lows[n]} + floor(random() * {highs[n] - lows[n]}))::bigint AS {n}"
+            for n in INTS if n != "tenure_months"]
+    tenure = "CASE WHEN i % 1000 = 0 THEN 999 ELSE floor(random() * 121) END::bigint"
+    ints.insert(1, f"{tenure} AS tenure_months")
+    columns = [
+        f"CASE WHEN i % {rows // 10} = 1 THEN 7 ELSE i END::bigint AS id", *ints,
+        "random() * 500 AS monthly_charges", f"1000 * {normal} AS balance",
+        "CASE WHEN random() < 0.01 THEN NULL ELSE random() END AS discount",
+        "-150 * ln(1 - random()) AS latency_ms", f"{normal} AS z_score",
+        "random() * 900 AS usage_gb", f"{normal} AS rating", f"{normal} AS nps",
+        *(_levels(n, 2000 if n == "region" else None) for n in LEVELS),
+    ]
+    return (f"CREATE TABLE {table} AS SELECT {', '.join(columns)} "
+            f"FROM generate_series(0, {rows - 1}) AS i")
+
+
+def ensure_table(rows: int) -> str:
+    """The table of ``rows`` rows, made once and reused while its row count matches."""
+    import sqlalchemy as sa
+
+    table = f"churn_{rows}"
+    server = sa.create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        if not connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                  {"d": DATABASE}).first():
+            connection.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
+    engine = sa.create_engine(f"{SERVER}/{DATABASE}", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": table}).scalar()
+        if exists and connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar() \
+                == rows:
+            return table
+        started = time.perf_counter()
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        connection.execute(sa.text("SET max_parallel_workers_per_gather = 0"))
+        connection.execute(sa.text("SELECT setseed(0.42)"))
+        connection.execute(sa.text(load_sql(table, rows)))
+        connection.execute(sa.text(f"ANALYZE {table}"))
+        print(f"loaded {table} in {time.perf_counter() - started:.0f} s", flush=True)
+    return table
+
+
+# --- the measured methods (each in its own subprocess) -----------------------------------
+
+
+def run_ours(table: str, suite_path: Path, work: Path, in_database: bool) -> dict:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_mlops.operators.validation import ValidateDataOperator
+
+    rows = {"table": f"public.{table}"} if in_database else {"sql": f"SELECT * FROM {table}"}
+    results, ti = work / "results", StubTaskInstance()
+    operator = ValidateDataOperator(task_id="validate", conn_id=CONN_ID, suite=str(suite_path),
+                                    results_uri=str(results), **rows)
+    _run_operator(operator, {"ti": ti}, AirflowFailException)
+    report = json.loads((results / "validation_result.json").read_text())
+    return {"xcom": ti.xcom, "results": report["results"]}
+
+
+def run_provider(table: str, suite_path: Path, work: Path) -> dict:
+    from great_expectations_provider.common.errors import GXValidationFailed
+    from great_expectations_provider.operators.validate_batch import GXValidateBatchOperator
+
+    def batch_definition(context):
+        source = context.data_sources.add_postgres("warehouse",
+                                                   connection_string=f"{SERVER}/{DATABASE}")
+        asset = source.add_table_asset("churn", table_name=table)
+        return asset.add_batch_definition_whole_table("whole")
+
+    ti = StubTaskInstance()
+    operator = GXValidateBatchOperator(
+        task_id="validate", configure_batch_definition=batch_definition,
+        configure_expectations=lambda context: _gx_suite(suite_path),
+    )
+    _run_operator(operator, {"ti": ti, "params": {}}, GXValidationFailed)
+    return {"describe": ti.xcom["return_value"]}
+
+
+def child(method: str, table: str, suite_path: Path, work: Path, out: Path) -> None:
+    """Run one method once; write its timings, peak RSS and result to ``out``."""
+    import great_expectations  # noqa: F401  (imports are not what is measured)
+
+    import airflow_mlops.operators.validation  # noqa: F401
+
+    if method == "provider":
+        import great_expectations_provider.operators.validate_batch  # noqa: F401
+    baseline = current_rss()
+    wall, cpu = time.perf_counter(), time.process_time()
+    if method == "provider":
+        produced = run_provider(table, suite_path, work)
+    else:
+        produced = run_ours(table, suite_path, work, in_database=method == "in-database")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out.write_text(json.dumps({"wall": wall, "cpu": cpu, "peak_rss": peak,
+                               "baseline_rss": baseline, "produced": produced}, default=str))
+
+
+# --- the parent --------------------------------------------------------------------------
+
+
+def measure(method: str, table: str, suite_path: Path, work: Path) -> dict:
+    out, folder = work / f"{method}-{table}.json", work / f"{method}-{table}"
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONHASHSEED": "0", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+           "PYTHONPYCACHEPREFIX": str(PYCACHE),
+           f"AIRFLOW_CONN_{CONN_ID.upper()}": f"postgres://postgres@127.0.0.1:5432/{DATABASE}"}
+    log = work / f"{method}-{table}.log"
+    with log.open("w") as stderr:
+        code = subprocess.call([sys.executable, __file__, "--child", method, "--table", table,
+                                "--suite", str(suite_path), "--work", str(folder),
+                                "--out", str(out)], stdout=stderr, stderr=stderr, env=env)
+    if code:
+        tail = (log.read_text().strip().splitlines() or [""])[-1]
+        return {"error": f"exit {code}: {tail[:200]}"}
+    return json.loads(out.read_text())
+
+
+def failures(record: dict) -> list[dict]:
+    """Our summary's failed expectations (column, type, observed, percent, examples)."""
+    summary = record["produced"]["xcom"].get("return_value") or {}
+    return [{k: f[k] for k in ("column", "expectation", "observed_value",
+                               "unexpected_percent", "examples")}
+            for f in summary.get("failures", [])]
+
+
+def same(left, right) -> bool:
+    """Equal, floats to 1e-9 relative (a database sums in another order than numpy)."""
+    import math
+
+    if isinstance(left, float) and isinstance(right, float):
+        return math.isclose(left, right, rel_tol=1e-9)
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(same(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(same, left, right))
+    return left == right
+
+
+def provider_failed(record: dict) -> list[str]:
+    return sorted(f"{e['expectation_type']} {e['kwargs'].get('column', 'table')}"
+                  for e in record["produced"]["describe"]["expectations"] if not e["success"])
+
+
+def report(rows: int, results: dict) -> list[str]:
+    lines = [f"\n{rows:.0e} rows x 20 columns, 20 expectations (4 fail):",
+             f"{'method':<12} {'wall s':>8} {'client CPU s':>13} {'DB s':>7} "
+             f"{'peak RSS MiB':>13} {'RSS after imports':>18}"]
+    for method, record in results.items():
+        if "error" in record:
+            lines.append(f"{method:<12} {record['error']}")
+            continue
+        lines.append(f"{method:<12} {record['wall']:>8.1f} {record['cpu']:>13.1f} "
+                     f"{max(record['wall'] - record['cpu'], 0):>7.1f} "
+                     f"{record['peak_rss'] / 2**20:>13.0f} "
+                     f"{record['baseline_rss'] / 2**20:>18.0f}")
+    ours = [m for m in ("in-database", "extraction") if "error" not in results.get(m, {"error": 1})]
+    if len(ours) == 2:
+        inside, extracted = failures(results["in-database"]), failures(results["extraction"])
+        lines.append(f"in-database vs extraction: same failure details (column, expectation, "
+                     f"observed, unexpected %, examples; floats to 1e-9): "
+                     f"{'yes' if same(inside, extracted) else 'NO'}")
+        lines += [f"  {f}" for f in inside]
+        if not same(inside, extracted):
+            lines += [f"  extraction: {f}" for f in extracted]
+    if "error" not in results.get("provider", {"error": 1}):
+        lines.append(f"provider failed: {'; '.join(provider_failed(results['provider']))}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1e6,1e7")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/warehouse-bench"))
+    parser.add_argument("--child")
+    parser.add_argument("--table")
+    parser.add_argument("--suite", type=Path)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.table, args.suite, args.work, args.out)
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    suite_path = args.work / "suite.json"
+    suite_path.write_text(json.dumps(suite()))
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, PostgreSQL at {SERVER}", flush=True)
+    peaks = {}
+    for size in args.sizes.split(","):
+        rows = int(float(size))
+        table = ensure_table(rows)
+        results = {m: measure(m, table, suite_path, args.work) for m in args.methods.split(",")}
+        print("\n".join(report(rows, results)), flush=True)
+        peaks[rows] = {m: r.get("peak_rss") for m, r in results.items()}
+    sizes = sorted(peaks)
+    if len(sizes) > 1 and peaks[sizes[0]].get("in-database") and \
+            peaks[sizes[-1]].get("in-database"):
+        ratio = peaks[sizes[-1]]["in-database"] / peaks[sizes[0]]["in-database"]
+        print(f"\nin-database peak RSS at {sizes[-1]:.0e} / at {sizes[0]:.0e}: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
