@@ -66,7 +66,8 @@ def build(name: str) -> None:
             experiment_name=f"airflow-mlops/{name}", **common, **DATA,
         )
         evaluate = EvaluateChallengerOperator(
-            task_id="evaluate", challenger_version="{{ ti.xcom_pull(task_ids='train')['version'] }}",
+            task_id="evaluate",
+            challenger_version="{{ ti.xcom_pull(task_ids='train')['version'] }}",
             policy=POLICY, on_failure="warn", **common, **DATA,
         )
         approve = HITLBranchOperator(
@@ -78,8 +79,8 @@ def build(name: str) -> None:
         smoke = SmokeCheckOperator(
             task_id="smoke_check",
             version="{{ ti.xcom_pull(task_ids='evaluate')['challenger_version'] }}",
-            data_uri=DATA_URI, sample_rows=100, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-            **common,
+            data_uri=DATA_URI, sample_rows=100,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **common,
         )
         promote = PromoteChallengerOperator(task_id="promote", decision=evaluate.output,
                                             max_active_tis_per_dag=1, **common)
