@@ -30,6 +30,7 @@ import collections
 import datetime as dt
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def start_mlflow() -> tuple[subprocess.Popen, str]:
             return server, url
         except OSError:
             time.sleep(1)
-    server.kill()
+    os.killpg(server.pid, signal.SIGKILL)
     raise SystemExit("mlflow server did not start in 300 s")
 
 
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
             print("\nImports of " + ", ".join(LIBRARIES) + " in a fresh interpreter: "
                   + ", ".join(f"{k} {v:.2f} s" for k, v in import_times().items()))
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # the server and its workers
         server.wait(30)
 
 
