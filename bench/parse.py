@@ -7,7 +7,10 @@ process forked from the DAG processor starts with), the time of ``DagBag(file)``
 - ``ours``: ``dags/nightly_retrain.py`` over a folder of model YAMLs (copies of
   ``dags/models/churn.yaml``, one per model);
 - ``dag-factory``: astronomer's dag-factory (``load_yaml_dags``) over one YAML per model that
-  declares the same tasks with the same operator classes and arguments.
+  declares the same tasks with the same operator classes and arguments;
+- ``hand-written``: ``bench/plain_retrain.py``, the same DAG written by hand, once per model;
+- ``floor``: a plain DAG file building as many DAGs with as many ``EmptyOperator`` tasks and
+  the same dependencies: what any DAG file with that many DAGs and tasks costs.
 
 ``--marginal`` also times a single model once the modules are imported (the median of
 re-parses in one interpreter): our template with one config against ``bench/plain_retrain.py``,
@@ -56,6 +59,30 @@ print(json.dumps({"times": times, "dags": len(bag.dag_ids), "tasks": tasks,
 """
 
 OURS_FILE = (REPO / "dags" / "nightly_retrain.py").read_text()
+PLAIN_FILE = (REPO / "bench" / "plain_retrain.py").read_text()
+FLOOR_FILE = """\
+# The floor: {models} DAGs of the template's shape, every task an EmptyOperator.
+import datetime as dt
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG
+
+TASKS = ("wait_for_data", "validate", "train", "evaluate", "route_decision", "approve",
+         "smoke_check", "promote", "reject", "summary")
+EDGES = [("wait_for_data", "validate"), ("validate", "train"), ("train", "evaluate"),
+         ("evaluate", "route_decision"), ("route_decision", "approve"),
+         ("route_decision", "smoke_check"), ("route_decision", "reject"),
+         ("approve", "smoke_check"), ("approve", "reject"), ("smoke_check", "promote"),
+         ("promote", "summary"), ("reject", "summary"), ("validate", "summary"),
+         ("evaluate", "promote"), ("evaluate", "reject"), ("evaluate", "summary")]
+
+for index in range({models}):
+    with DAG(dag_id=f"floor_{{index:04d}}", schedule="@daily", catchup=False,
+             start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)):
+        tasks = {{name: EmptyOperator(task_id=name) for name in TASKS}}
+        for upstream, downstream in EDGES:
+            tasks[upstream] >> tasks[downstream]
+"""
 PEER_FILE = """\
 # Airflow DAGs from YAML through dag-factory's documented entry point (into globals()).
 from dagfactory import load_yaml_dags
@@ -142,16 +169,23 @@ def write_variants(root: Path, models: int) -> dict[str, Path]:
     (ours / "nightly_retrain.py").write_text(OURS_FILE)
     (peer / "dag_factory_retrain.py").write_text(PEER_FILE.format(folder=str(peer / "configs")))
     (peer / "peer_callables.py").write_text(PEER_CALLABLES)
+    (root / "plain").mkdir()
+    (root / "plain" / "plain_retrain.py").write_text(PLAIN_FILE)
+    (root / "floor").mkdir()
+    (root / "floor" / "floor.py").write_text(FLOOR_FILE.format(models=models))
     for index in range(models):
         config = churn(f"model_{index:04d}")
         (ours / "models" / f"{config['name']}.yaml").write_text(yaml.safe_dump(config))
         (peer / "configs" / f"{config['name']}.yaml").write_text(
             yaml.safe_dump(peer_dag(config), default_flow_style=False))
-    return {"ours": ours / "nightly_retrain.py", "dag-factory": peer / "dag_factory_retrain.py"}
+    return {"ours": ours / "nightly_retrain.py", "dag-factory": peer / "dag_factory_retrain.py",
+            "hand-written": root / "plain" / "plain_retrain.py",
+            "floor": root / "floor" / "floor.py"}
 
 
-def parse(dag_file: Path, repeat: int = 1) -> dict:
+def parse(dag_file: Path, repeat: int = 1, models: int = 1) -> dict:
     env = {**os.environ, "AIRFLOW_MLOPS_DATA_ROOT": "/tmp/airflow-mlops-bench-data",
+           "PLAIN_RETRAIN_MODELS": str(models),
            "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False",
            # measure past Airflow's import timeout instead of stopping at it
            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "3600",
@@ -162,23 +196,29 @@ def parse(dag_file: Path, repeat: int = 1) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def scaling(models: list[int], repeat: int) -> None:
-    print("| models | ours s | dag-factory s | ours / dag-factory | ours peak MB "
-          "| dag-factory peak MB | DAGs / tasks (ours; dag-factory) |")
-    print("|---:|---:|---:|---:|---:|---:|---|")
+def scaling(models: list[int], repeat: int, variants: list[str]) -> None:
+    print("| models | " + " | ".join(f"{v} s" for v in variants)
+          + " | ours / " + " | ours / ".join(v for v in variants if v != "ours")
+          + " | " + " | ".join(f"{v} peak MB" for v in variants)
+          + " | DAGs / tasks (" + "; ".join(variants) + ") |")
+    print("|---:" * (1 + 3 * len(variants) - 1) + "|---|")
     for count in models:
         with tempfile.TemporaryDirectory(prefix="mlops-parse-") as tmp:
-            files = write_variants(Path(tmp), count)
-            runs = {name: [parse(path) for _ in range(repeat)] for name, path in files.items()}
+            files = {n: p for n, p in write_variants(Path(tmp), count).items() if n in variants}
+            runs = {name: [] for name in files}
+            for _ in range(repeat):  # interleaved: drifting load hits every variant alike
+                for name, path in files.items():
+                    runs[name].append(parse(path, models=count))
         seconds = {n: statistics.median(r["times"][0] for r in rs) for n, rs in runs.items()}
         peak = {n: max(r["peak_mb"] for r in rs) for n, rs in runs.items()}
         built = {n: f"{rs[0]['dags']} / {rs[0]['tasks']}" for n, rs in runs.items()}
         if any(r["errors"] for rs in runs.values() for r in rs):
             raise SystemExit(f"import errors at {count} models: {runs}")
-        print(f"| {count} | {seconds['ours']:.2f} | {seconds['dag-factory']:.2f} "
-              f"| {seconds['ours'] / seconds['dag-factory']:.2f}x | {peak['ours']:.0f} "
-              f"| {peak['dag-factory']:.0f} | {built['ours']}; {built['dag-factory']} |",
-              flush=True)
+        print(f"| {count} | " + " | ".join(f"{seconds[v]:.2f}" for v in variants) + " | "
+              + " | ".join(f"{seconds['ours'] / seconds[v]:.2f}x" for v in variants
+                           if v != "ours") + " | "
+              + " | ".join(f"{peak[v]:.0f}" for v in variants) + " | "
+              + "; ".join(built[v] for v in variants) + " |", flush=True)
         if count == max(models):
             print(f"\n{count} models: ours {seconds['ours']:.2f} s = "
                   f"{seconds['ours'] / IMPORT_TIMEOUT:.2f} of the {IMPORT_TIMEOUT:.0f} s "
@@ -201,10 +241,13 @@ def main() -> None:
     parser.add_argument("--models", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--marginal", action="store_true")
+    parser.add_argument("--variants", default="ours,floor,hand-written,dag-factory",
+                        help="comma-separated; ours first (dag-factory needs `make bench`)")
     args = parser.parse_args()
     print(f"# {dt.date.today()} on {platform.node()}: {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}\n")
-    scaling(args.models, args.repeat)
+          f"Python {platform.python_version()}, median of {args.repeat} interleaved runs, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    scaling(args.models, args.repeat, args.variants.split(","))
     if args.marginal:
         print()
         marginal(max(args.repeat, 20))

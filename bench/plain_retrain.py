@@ -2,6 +2,7 @@
 
 The same schedule (the cron or the retrain asset), tasks, operators and arguments our template
 builds from dags/models/churn.yaml, without the config file, its schema or the factory.
+``$PLAIN_RETRAIN_MODELS`` (default 1) copies of it, as a team would write one per model.
 """
 
 import datetime as dt
@@ -21,7 +22,6 @@ from airflow_mlops.templates.drift import retrain_asset
 
 ROOT = os.environ.get("AIRFLOW_MLOPS_DATA_ROOT", "/data")
 DATA_URI = f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
-COMMON = {"model_name": "churn", "mlflow_conn_id": "mlflow_default"}
 DATA = {
     "data_uri": DATA_URI,
     "target": "churned",
@@ -36,58 +36,66 @@ POLICY = {
     "bootstrap": {"resamples": 1000, "confidence": 0.95},
 }
 
-with DAG(
-    dag_id="nightly_retrain_churn_plain",
-    description="Validate, retrain and compare churn against its champion",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("@daily", timezone="UTC"),
-                                 assets=retrain_asset("churn")),
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args={"owner": "data-science", "retries": 2, "retry_exponential_backoff": 2.0,
-                  "retry_delay": dt.timedelta(minutes=1),
-                  "max_retry_delay": dt.timedelta(minutes=60),
-                  "execution_timeout": dt.timedelta(minutes=240)},
-    tags=["airflow-mlops", "retrain", "churn"],
-):
-    wait = DataPartitionSensor(task_id="wait_for_data", uri=DATA_URI, mode="reschedule",
-                               poke_interval=60, timeout=6 * 3600)
-    validate = ValidateDataOperator(task_id="validate", data_uri=DATA_URI,
-                                    suite="expectations/churn.json")
-    train = TrainChallengerOperator(
-        task_id="train",
-        estimator={"steps": [{"class": "sklearn.preprocessing.StandardScaler"},
-                             {"class": "sklearn.linear_model.LogisticRegression",
-                              "params": {"C": 1.0, "max_iter": 500}}]},
-        experiment_name="airflow-mlops/churn", **COMMON, **DATA,
-    )
-    evaluate = EvaluateChallengerOperator(
-        task_id="evaluate", challenger_version="{{ ti.xcom_pull(task_ids='train')['version'] }}",
-        policy=POLICY, on_failure="warn", **COMMON, **DATA,
-    )
-    approve = HITLBranchOperator(
-        task_id="approve", subject="Promote churn?", body="See the decision record.",
-        options=["Approve", "Reject"],
-        options_mapping={"Approve": "smoke_check", "Reject": "reject"}, defaults=["Reject"],
-        response_timeout=dt.timedelta(hours=24), execution_timeout=None,
-    )
-    smoke = SmokeCheckOperator(
-        task_id="smoke_check",
-        version="{{ ti.xcom_pull(task_ids='evaluate')['challenger_version'] }}",
-        data_uri=DATA_URI, sample_rows=100, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-        **COMMON,
-    )
-    promote = PromoteChallengerOperator(task_id="promote", decision=evaluate.output,
-                                        max_active_tis_per_dag=1, **COMMON)
-    reject = RejectChallengerOperator(task_id="reject", decision=evaluate.output,
-                                      trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-                                      **COMMON)
-    summary = NightSummaryOperator(task_id="summary", validation=validate.output,
-                                   decision=evaluate.output, promotion=promote.output,
-                                   trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    wait >> validate >> train >> evaluate
-    route = RouteDecisionOperator(task_id="route_decision", decision=evaluate.output)
-    route >> approve >> [smoke, reject]
-    route >> [smoke, reject]
-    smoke >> promote
-    [promote, reject] >> summary
+
+def build(name: str) -> None:
+    common = {"model_name": name, "mlflow_conn_id": "mlflow_default"}
+    with DAG(
+        dag_id=f"nightly_retrain_{name}_plain",
+        description=f"Validate, retrain and compare {name} against its champion",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("@daily", timezone="UTC"),
+                                     assets=retrain_asset(name)),
+        start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": "data-science", "retries": 2, "retry_exponential_backoff": 2.0,
+                      "retry_delay": dt.timedelta(minutes=1),
+                      "max_retry_delay": dt.timedelta(minutes=60),
+                      "execution_timeout": dt.timedelta(minutes=240)},
+        tags=["airflow-mlops", "retrain", name],
+    ):
+        wait = DataPartitionSensor(task_id="wait_for_data", uri=DATA_URI, mode="reschedule",
+                                   poke_interval=60, timeout=6 * 3600)
+        validate = ValidateDataOperator(task_id="validate", data_uri=DATA_URI,
+                                        suite="expectations/churn.json")
+        train = TrainChallengerOperator(
+            task_id="train",
+            estimator={"steps": [{"class": "sklearn.preprocessing.StandardScaler"},
+                                 {"class": "sklearn.linear_model.LogisticRegression",
+                                  "params": {"C": 1.0, "max_iter": 500}}]},
+            experiment_name=f"airflow-mlops/{name}", **common, **DATA,
+        )
+        evaluate = EvaluateChallengerOperator(
+            task_id="evaluate",
+            challenger_version="{{ ti.xcom_pull(task_ids='train')['version'] }}",
+            policy=POLICY, on_failure="warn", **common, **DATA,
+        )
+        approve = HITLBranchOperator(
+            task_id="approve", subject=f"Promote {name}?", body="See the decision record.",
+            options=["Approve", "Reject"],
+            options_mapping={"Approve": "smoke_check", "Reject": "reject"}, defaults=["Reject"],
+            response_timeout=dt.timedelta(hours=24), execution_timeout=None,
+        )
+        smoke = SmokeCheckOperator(
+            task_id="smoke_check",
+            version="{{ ti.xcom_pull(task_ids='evaluate')['challenger_version'] }}",
+            data_uri=DATA_URI, sample_rows=100,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **common,
+        )
+        promote = PromoteChallengerOperator(task_id="promote", decision=evaluate.output,
+                                            max_active_tis_per_dag=1, **common)
+        reject = RejectChallengerOperator(task_id="reject", decision=evaluate.output,
+                                          trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+                                          **common)
+        summary = NightSummaryOperator(task_id="summary", validation=validate.output,
+                                       decision=evaluate.output, promotion=promote.output,
+                                       trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+        wait >> validate >> train >> evaluate
+        route = RouteDecisionOperator(task_id="route_decision", decision=evaluate.output)
+        route >> approve >> [smoke, reject]
+        route >> [smoke, reject]
+        smoke >> promote
+        [promote, reject] >> summary
+
+
+for index in range(int(os.environ.get("PLAIN_RETRAIN_MODELS", "1"))):
+    build("churn" if index == 0 else f"model_{index:04d}")

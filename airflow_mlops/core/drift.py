@@ -480,8 +480,16 @@ def _new_values(reference: pd.Series, current: pd.Series) -> str:
 def _run_evidently(
     reference: pd.DataFrame, current: pd.DataFrame, kinds: dict[str, str], options: DriftOptions
 ) -> tuple[list[ColumnDrift], dict, str]:
+    """Evidently's ``ValueDrift`` of every column, each computed once.
+
+    ``DataDriftPreset`` tests every column three times (its drifted-columns count, each
+    column's value drift, and again for its HTML table); the count is ours
+    (:attr:`DriftResult.drifted`), so only the per-column metrics run. Each column gets the
+    method and threshold the preset would give it, and its report widget shows the
+    column's distributions and score.
+    """
     from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    from evidently.metrics import ValueDrift
 
     columns = list(kinds)
     categorical = [c for c in columns if kinds[c] == CATEGORICAL]
@@ -489,28 +497,36 @@ def _run_evidently(
         numerical_columns=[c for c in columns if kinds[c] == NUMERICAL],
         categorical_columns=categorical,
     )
-    per_column = {c: spec for c, spec in options.columns.items() if c in kinds}
-    preset = DataDriftPreset(
-        columns=columns,
-        drift_share=options.drift_share,
-        method=options.method,
-        threshold=options.threshold,
-        per_column_method={c: s["method"] for c, s in per_column.items() if s.get("method")},
-        per_column_threshold={c: s["threshold"] for c, s in per_column.items()
-                              if s.get("threshold") is not None},
-    )
+    tests = _drift_options(options, kinds)
+    metrics = [ValueDrift(column=c, method=tests.get_feature_stattest_func(c, kinds[c]),
+                          threshold=tests.get_threshold(c, kinds[c])) for c in columns]
     datasets = [Dataset.from_pandas(_as_categories(frame[columns], categorical),
                                     data_definition=definition)
                 for frame in (current, reference)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            snapshot = Report([preset], include_tests=True).run(*datasets)
+            snapshot = Report(metrics, include_tests=True).run(*datasets)
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise DataError(f"Evidently could not compare columns {', '.join(columns)}: "
                             f"{short(exc)}") from None
     result = snapshot.dict()
     return _column_verdicts(result), result, _evidently_page(snapshot)
+
+
+def _drift_options(options: DriftOptions, kinds: dict[str, str]):
+    """Evidently's options resolving each column's method and threshold as its preset does."""
+    from evidently.legacy.options.data_drift import DataDriftOptions
+
+    per_column = {c: spec for c, spec in options.columns.items() if c in kinds}
+    return DataDriftOptions(
+        drift_share=options.drift_share,
+        all_features_stattest=options.method,
+        all_features_threshold=options.threshold,
+        per_feature_stattest={c: s["method"] for c, s in per_column.items() if s.get("method")},
+        per_feature_threshold={c: s["threshold"] for c, s in per_column.items()
+                               if s.get("threshold") is not None},
+    )
 
 
 def _evidently_page(snapshot) -> str | None:

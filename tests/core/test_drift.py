@@ -80,6 +80,72 @@ def test_per_column_method_and_threshold_are_used():
     assert methods["plan"][0] == "psi"
 
 
+def preset_verdicts(reference, current, **preset) -> dict[str, tuple]:
+    """Per column (method, score, threshold, drifted) from Evidently's DataDriftPreset."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(numerical_columns=["steady", "shifted"],
+                                categorical_columns=["plan", "region"])
+    snapshot = Report([DataDriftPreset(**preset)], include_tests=True).run(
+        *(Dataset.from_pandas(f, data_definition=definition) for f in (current, reference)))
+    result = snapshot.dict()
+    failed = {t["metric_config"]["metric_id"]: str(t["status"].value) == "FAIL"
+              for t in result["tests"]}
+    return {m["config"]["column"]: (m["config"]["method"], float(m["value"]),
+                                    m["config"].get("threshold"), failed[m["id"]])
+            for m in result["metrics"] if m["config"]["type"].endswith("ValueDrift")}
+
+
+@pytest.mark.parametrize("options, preset", [
+    ({}, {}),
+    ({"method": "psi", "threshold": 0.2, "columns": {"steady": {"method": "ks"},
+                                                     "plan": {"threshold": 0.05}}},
+     {"method": "psi", "threshold": 0.2, "per_column_method": {"steady": "ks"},
+      "per_column_threshold": {"plan": 0.05}}),
+])
+def test_each_columns_verdict_score_and_method_equal_evidentlys_preset(options, preset):
+    reference, current = frames()
+    ours = {c.column: (c.method, c.score, c.threshold, c.drifted)
+            for c in check(reference, current, **options).columns}
+
+    assert ours == preset_verdicts(reference, current, **preset)
+
+
+@pytest.fixture
+def tested_columns(monkeypatch) -> list[str]:
+    """The columns Evidently runs a drift test on, once per test run."""
+    from evidently.legacy.calculations import data_drift
+    from evidently.metrics import column_statistics
+
+    calls = []
+    original = data_drift.get_one_column_drift
+
+    def counted(**kwargs):
+        calls.append(kwargs["column_name"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(data_drift, "get_one_column_drift", counted)
+    monkeypatch.setattr(column_statistics, "get_one_column_drift", counted)
+    return calls
+
+
+def test_each_column_is_tested_once_and_shown_with_its_score(tested_columns):
+    result = check(*frames())
+
+    assert sorted(tested_columns) == ["plan", "region", "shifted", "steady"]
+    for column in ("steady", "shifted", "plan", "region"):
+        assert f"Drift in column '{column}'" in result.html
+    assert result.html.count("Drift score: ") == 4
+    assert result.html.count("DATA DISTRIBUTION") == 4
+
+
+def test_negative_control_the_preset_tests_each_column_three_times(tested_columns):
+    preset_verdicts(*frames())
+
+    assert sorted(tested_columns) == sorted(["plan", "region", "shifted", "steady"] * 3)
+
+
 def test_a_method_that_does_not_fit_the_column_kind_is_a_config_error():
     with pytest.raises(ConfigError, match="column 'steady' is numerical.*'chisquare'"):
         check(*frames(), columns={"steady": {"method": "chisquare"}})
