@@ -188,12 +188,15 @@ class RetrainTrigger(_Strict):
 
     A window requests one when it drifted (or decayed), at least ``min_drifted`` of the last
     ``windows`` windows checked against the current champion did too, and no request was
-    made within ``cooldown_hours`` of it.
+    made within ``cooldown_windows`` windows of the monitor's schedule of it (1: the next
+    window cannot request again; a month for a ``@monthly`` monitor). ``cooldown_hours``
+    sets the cooldown in hours instead (configs written before windows).
     """
 
     windows: int = Field(default=3, ge=1)
     min_drifted: int = Field(default=2, ge=1)
-    cooldown_hours: float = Field(default=24.0, ge=0)
+    cooldown_windows: int = Field(default=1, ge=0)
+    cooldown_hours: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _n_of_m(self) -> RetrainTrigger:
@@ -201,6 +204,8 @@ class RetrainTrigger(_Strict):
             raise ValueError(
                 f"min_drifted ({self.min_drifted}) exceeds windows ({self.windows})"
             )
+        if self.cooldown_hours is not None and "cooldown_windows" in self.model_fields_set:
+            raise ValueError("set cooldown_windows or cooldown_hours, not both")
         return self
 
 

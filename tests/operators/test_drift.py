@@ -194,8 +194,10 @@ def test_confirmed_drift_requests_a_retrain_once_then_cools_down(champion, tmp_p
     with pytest.raises(AirflowSkipException, match="already requested for this window"):
         request(3, second, events=[emitted])
     third, _ = check_drift(tmp_path, 4, shift=2.0)
-    with pytest.raises(AirflowSkipException, match="within the 24 h cooldown"):
-        request(4, third, events=[emitted])
+    with pytest.raises(AirflowSkipException, match="within the 1-window cooldown"):
+        request(4, third, events=[emitted])  # windows of the data interval: no cron here
+    fourth, _ = check_drift(tmp_path, 5, shift=2.0)
+    assert request(5, fourth, events=[emitted])[0]["requested"] is True
 
 
 def test_dry_run_requests_nothing(champion, tmp_path):
