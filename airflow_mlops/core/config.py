@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from airflow_mlops.core.drift import DRIFT_METHODS
 from airflow_mlops.core.errors import ConfigError
@@ -357,6 +365,12 @@ class ModelConfig(_Strict):
     retries: RetryPolicy = RetryPolicy()
     timeouts: Timeouts = Timeouts()
     alerts: Alerts = Alerts()
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> Path | None:
+        """The file the config was loaded from, for errors that name it."""
+        return self._source_file
 
     @model_validator(mode="after")
     def _drift_fits_model(self) -> ModelConfig:
@@ -461,7 +475,7 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
         config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_problems(text, exc)}") from None
-    return config.model_copy(
+    loaded = config.model_copy(
         update={
             "data_uri": os.path.expandvars(config.data_uri),
             "suite": (path.parent / config.suite).resolve(),
@@ -469,6 +483,8 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
             "deployment": _expand_deployment_uris(config.deployment),
         }
     )
+    loaded._source_file = path
+    return loaded
 
 
 def peek_name(path: str | os.PathLike) -> str | None:
