@@ -14,6 +14,7 @@ from airflow_mlops.core.drift_history import (
     Request,
     Schedule,
     Window,
+    cooldown_around,
     short_cooldown,
 )
 from airflow_mlops.core.errors import MlopsError
@@ -254,6 +255,10 @@ class RequestRetrainOperator(BaseOperator):
         hysteresis = Hysteresis(self.windows, self.min_drifted, self.cooldown_hours,
                                 self.cooldown_windows)
         schedule = cron_schedule(getattr(context.get("dag"), "timetable", None))
+        try:
+            cooldown_around(window, hysteresis, schedule)  # one that cannot be counted fails once
+        except MlopsError as exc:
+            raise AirflowFailException(str(exc)) from None
         if problem := short_cooldown(hysteresis, schedule, window):
             self.log.warning(problem)
         decisions = {}
