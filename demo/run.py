@@ -1,23 +1,27 @@
 """The airflow-mlops demo: three nights of the nightly retrain template on embedded stores.
 
-Everything lives under .demo/ (git-ignored), which is wiped at the start of every run:
-an Airflow home with a SQLite metadata DB, an MLflow SQLite store with local artifacts,
-and the nightly data partitions as they "arrive".
+Everything lives under .demo/ (git-ignored, or ``--home``), which is wiped at the start of
+every run: an Airflow home with a SQLite metadata DB, an MLflow SQLite store with local
+artifacts, and the nightly data partitions as they "arrive". The terminal gets a few lines
+per night and a table; Airflow's own logs go to a file under it.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HOME = REPO / ".demo"
-DATA_ROOT = HOME / "data"
+LOG_FILE = "airflow.log"
 DATASET = REPO / "demo" / "data" / "customers.csv"
 DAG_FILE = REPO / "dags" / "nightly_retrain.py"
 NIGHTS = [dt.datetime(2026, 1, day, tzinfo=dt.timezone.utc) for day in (1, 2, 3)]
@@ -43,7 +47,7 @@ def demo_environment(home: Path) -> dict[str, str]:
     }
 
 
-def land_partition(night: int, logical_date: dt.datetime) -> Path:
+def land_partition(home: Path, night: int, logical_date: dt.datetime) -> Path:
     """Write the night's slice of the bundled data set where the DAG expects it."""
     import pandas as pd
 
@@ -52,7 +56,7 @@ def land_partition(night: int, logical_date: dt.datetime) -> Path:
     part = frame.iloc[(night - 1) * size : night * size].copy()
     if night == CORRUPTED_NIGHT:
         part = corrupt(part)
-    target = DATA_ROOT / "customers" / f"ds={logical_date:%Y-%m-%d}" / "customers.csv"
+    target = home / "data" / "customers" / f"ds={logical_date:%Y-%m-%d}" / "customers.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     part.to_csv(target, index=False)
     return target
@@ -93,25 +97,76 @@ def metric_of(decision: dict, side: str, metric: str) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def main() -> int:
-    shutil.rmtree(HOME, ignore_errors=True)
-    env = demo_environment(HOME)
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """Send everything written to stdout and stderr (Airflow's logs, tracebacks) to ``log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log.open("a") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for descriptor in saved:
+                os.close(descriptor)
+
+
+def night_lines(night: int, logical_date: dt.datetime, state: str, validation: dict,
+                decision: dict, champion: str | None) -> list[str]:
+    """What a night did, in a few lines: validation, then the decision or the failed checks."""
+    head = f"night {night} ({logical_date:%Y-%m-%d}): run {state}"
+    if not validation:
+        return [f"{head}; validation did not run"]
+    if not validation.get("success"):
+        lines = [f"{head}; validation FAILED {validation.get('failed')} of "
+                 f"{validation.get('evaluated')} checks on {validation.get('rows')} rows, "
+                 "nothing trained:"]
+        for failure in validation.get("failures", []):
+            examples = ", ".join(map(str, failure.get("examples", [])[:3]))
+            lines.append(f"  {failure.get('column') or '(table)'}: {failure['expectation']}: "
+                         f"{failure['reason']}" + (f"; e.g. {examples}" if examples else ""))
+        return lines
+    metric = decision.get("primary_metric", "roc_auc")
+    return [f"{head}; validation passed on {validation.get('rows')} rows",
+            f"  challenger v{decision.get('challenger_version', '-')} {metric} "
+            f"{metric_of(decision, 'challenger_metrics', metric)} vs champion "
+            f"{metric_of(decision, 'champion_metrics', metric)}: "
+            f"{decision.get('verdict', '-')}; champion now v{champion or '-'}"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=HOME, help="where the demo keeps its state")
+    home = parser.parse_args(argv).home.resolve()
+    shutil.rmtree(home, ignore_errors=True)
+    env = demo_environment(home)
     os.environ.update(env)
-    (HOME / "mlflow").mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   stdout=subprocess.DEVNULL)
+    (home / "mlflow").mkdir(parents=True)
+    log = home / LOG_FILE
+    print(f"airflow-mlops demo: {len(NIGHTS)} nights of {DAG_FILE.relative_to(REPO)}; "
+          f"Airflow's logs go to {log}", flush=True)
+    with output_to(log):
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True)
+        import runpy
 
-    import runpy
-
-    (dag,) = runpy.run_path(str(DAG_FILE))["dags"]
+        (dag,) = runpy.run_path(str(DAG_FILE))["dags"]
     tracking_uri = json.loads(env["AIRFLOW_CONN_MLFLOW_DEFAULT"])["host"]
     rows = []
     for night, logical_date in enumerate(NIGHTS, start=1):
-        land_partition(night, logical_date)
-        print(f"--- night {night}: DAG run of {dag.dag_id} for {logical_date:%Y-%m-%d}", flush=True)
-        run = dag.test(logical_date=logical_date)
-        validation = xcom(run.run_id, "validate", dag.dag_id) or {}
-        decision = xcom(run.run_id, "evaluate", dag.dag_id) or {}
+        land_partition(home, night, logical_date)
+        with output_to(log):
+            run = dag.test(logical_date=logical_date)
+            validation = xcom(run.run_id, "validate", dag.dag_id) or {}
+            decision = xcom(run.run_id, "evaluate", dag.dag_id) or {}
+            champion = champion_version(tracking_uri, MODEL)
+        print("\n".join(night_lines(night, logical_date, run.state, validation, decision,
+                                    champion)), flush=True)
         metric = decision.get("primary_metric", "roc_auc")
         rows.append({
             "night": night,
@@ -123,9 +178,11 @@ def main() -> int:
             f"challenger {metric}": metric_of(decision, "challenger_metrics", metric),
             f"champion {metric}": metric_of(decision, "champion_metrics", metric),
             "decision": decision.get("verdict", "blocked: validation"),
-            "champion after": champion_version(tracking_uri, MODEL) or "-",
+            "champion after": champion or "-",
         })
     print_table(rows)
+    print(f"\nnight {CORRUPTED_NIGHT} failed on purpose: validation stopped a corrupted "
+          f"partition before training. Full logs: {log}")
     return 0
 
 

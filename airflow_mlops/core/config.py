@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from airflow_mlops.core.drift import DRIFT_METHODS
 from airflow_mlops.core.errors import ConfigError
@@ -197,12 +205,15 @@ class RetrainTrigger(_Strict):
 
     A window requests one when it drifted (or decayed), at least ``min_drifted`` of the last
     ``windows`` windows checked against the current champion did too, and no request was
-    made within ``cooldown_hours`` of it.
+    made within ``cooldown_windows`` windows of the monitor's schedule of it (1: the next
+    window cannot request again; a month for a ``@monthly`` monitor). ``cooldown_hours``
+    sets the cooldown in hours instead (configs written before windows).
     """
 
     windows: int = Field(default=3, ge=1)
     min_drifted: int = Field(default=2, ge=1)
-    cooldown_hours: float = Field(default=24.0, ge=0)
+    cooldown_windows: int = Field(default=1, ge=0)
+    cooldown_hours: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _n_of_m(self) -> RetrainTrigger:
@@ -210,6 +221,8 @@ class RetrainTrigger(_Strict):
             raise ValueError(
                 f"min_drifted ({self.min_drifted}) exceeds windows ({self.windows})"
             )
+        if self.cooldown_hours is not None and "cooldown_windows" in self.model_fields_set:
+            raise ValueError("set cooldown_windows or cooldown_hours, not both")
         return self
 
 
@@ -367,6 +380,12 @@ class ModelConfig(_Strict):
     retries: RetryPolicy = RetryPolicy()
     timeouts: Timeouts = Timeouts()
     alerts: Alerts = Alerts()
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> Path | None:
+        """The file the config was loaded from, for errors that name it."""
+        return self._source_file
 
     @model_validator(mode="after")
     def _drift_fits_model(self) -> ModelConfig:
@@ -623,7 +642,9 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
         raise ConfigError(
             f"{path}: {'; '.join(_describe(error, root) for error in exc.errors())}"
         ) from None
-    return config.model_copy(update={"suite": (path.parent / config.suite).resolve()})
+    loaded = config.model_copy(update={"suite": (path.parent / config.suite).resolve()})
+    loaded._source_file = path
+    return loaded
 
 
 def peek_name(path: str | os.PathLike) -> str | None:

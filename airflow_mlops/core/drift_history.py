@@ -10,8 +10,10 @@ A retrain is requested from a window (see :func:`decide_retrain`) when
 - that window drifted, and at least ``min_drifted`` of the last ``windows`` windows checked
   against the *same champion* drifted (a new champion has new reference data, so evidence
   gathered against the old one does not count);
-- no retrain was requested for a window ending within ``cooldown_hours`` of this one
-  (inclusive: with daily windows and 24 hours, the next day's window cannot request again).
+- no retrain was requested for a window ending within ``cooldown_windows`` intervals of the
+  monitor's schedule of this one (inclusive: with 1, the next window cannot request again,
+  the one after can; a month for a monthly monitor, a day for a daily one), or within
+  ``cooldown_hours`` of it where that is set instead.
 
 All times are the windows' own (their data intervals), never the clock: a re-run of a window
 decides the same way, and a backfill cannot request more retrains than the cooldown allows.
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from airflow_mlops.core import registry, reports
+from airflow_mlops.core.errors import ConfigError
 from airflow_mlops.core.failure import Verdict
 from airflow_mlops.core.io import FileVersion, Sampled
 from airflow_mlops.core.tracking import ensure_experiment
@@ -74,11 +77,78 @@ class Window:
 
 @dataclass(frozen=True)
 class Hysteresis:
-    """``min_drifted`` of the last ``windows`` windows, and ``cooldown_hours`` between requests."""
+    """``min_drifted`` of the last ``windows`` windows, and a cooldown between requests:
+    ``cooldown_hours`` when set, else ``cooldown_windows`` intervals of the schedule."""
 
     windows: int = 3
     min_drifted: int = 2
-    cooldown_hours: float = 24.0
+    cooldown_hours: float | None = None
+    cooldown_windows: int = 1
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A monitor's cron schedule (presets resolved, e.g. ``0 0 1 * *`` for ``@monthly``)."""
+
+    expression: str
+    timezone: dt.tzinfo = dt.timezone.utc
+
+    def shift(self, moment: dt.datetime, steps: int) -> dt.datetime:
+        """The fire time ``steps`` intervals after ``moment`` (before it when negative)."""
+        from croniter import croniter
+
+        cron = croniter(self.expression, moment.astimezone(self.timezone))
+        step = cron.get_next if steps > 0 else cron.get_prev
+        for _ in range(abs(steps)):
+            moment = step(dt.datetime)
+        return moment.astimezone(dt.timezone.utc)
+
+
+class Cooldown(NamedTuple):
+    """No second request for a window ending from ``earliest`` to ``latest`` (inclusive)."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+    label: str
+
+
+def cooldown_around(window: Window, hysteresis: Hysteresis,
+                    schedule: Schedule | None) -> Cooldown:
+    """The cooldown around ``window``'s end, in hours or in intervals of ``schedule``.
+
+    Without a cron schedule, an interval is the window's own length (its data interval).
+
+    :raises ConfigError: cooldown in windows, no cron schedule and a window without length.
+    """
+    end = window.end
+    if hysteresis.cooldown_hours is not None:
+        span = dt.timedelta(hours=hysteresis.cooldown_hours)
+        return Cooldown(end - span, end + span, f"{hysteresis.cooldown_hours:g} h cooldown")
+    count = hysteresis.cooldown_windows
+    label = f"{count}-window cooldown"
+    if schedule is not None:
+        return Cooldown(schedule.shift(end, -count), schedule.shift(end, count),
+                        f"{label} (schedule {schedule.expression})")
+    if count and end == window.start:
+        raise ConfigError("drift.trigger.cooldown_windows: the monitor has no cron schedule "
+                          "and its runs no data interval to count windows in; set "
+                          "drift.trigger.cooldown_hours instead")
+    span = (end - window.start) * count
+    return Cooldown(end - span, end + span, label)
+
+
+def short_cooldown(hysteresis: Hysteresis, schedule: Schedule | None,
+                   window: Window) -> str | None:
+    """What is wrong with a ``cooldown_hours`` shorter than one interval of the schedule."""
+    if hysteresis.cooldown_hours is None or schedule is None:
+        return None
+    interval = window.end - schedule.shift(window.end, -1)
+    hours = interval.total_seconds() / 3600
+    if hysteresis.cooldown_hours >= hours:
+        return None
+    return (f"drift.trigger.cooldown_hours ({hysteresis.cooldown_hours:g}) is shorter than one "
+            f"window of the monitor's schedule {schedule.expression} ({hours:g} h): every "
+            f"drifted window may request a retrain; use cooldown_windows: 1 instead")
 
 
 @dataclass(frozen=True)
@@ -215,9 +285,10 @@ def recent_windows(
 
 def decide_retrain(
     records: list[WindowRecord], *, window: Window, hysteresis: Hysteresis,
-    requests: list[Request], what: str = "drifted",
+    requests: list[Request], what: str = "drifted", schedule: Schedule | None = None,
 ) -> RetrainDecision:
-    """Request a retrain from ``window``? ``records`` are the newest windows first."""
+    """Request a retrain from ``window``? ``records`` are the newest windows first;
+    ``schedule`` is the monitor's, which ``cooldown_windows`` counts in."""
     if any(request.key == window.key for request in requests):
         return RetrainDecision(False, "a retrain was already requested for this window")
     current = next((r for r in records if r.key == window.key), None)
@@ -229,13 +300,13 @@ def decide_retrain(
              f"({hysteresis.min_drifted} of {hysteresis.windows} needed)")
     if count < hysteresis.min_drifted:
         return RetrainDecision(False, tally, count, len(considered))
-    cooldown = dt.timedelta(hours=hysteresis.cooldown_hours)
-    recent = [r for r in requests if abs(window.end - r.end) <= cooldown]
+    cooldown = cooldown_around(window, hysteresis, schedule)
+    recent = [r for r in requests if cooldown.earliest <= r.end <= cooldown.latest]
     if recent:
         return RetrainDecision(
             False,
             f"{tally}, but a retrain was requested for the window ending "
-            f"{recent[0].end.isoformat()}, within the {hysteresis.cooldown_hours:g} h cooldown",
+            f"{recent[0].end.isoformat()}, within the {cooldown.label}",
             count, len(considered),
         )
     return RetrainDecision(True, tally, count, len(considered))

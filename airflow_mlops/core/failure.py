@@ -8,14 +8,21 @@ not, why. The policy turns that into one :class:`Verdict`:
 - ``on_failure="skip"``: the task is skipped, so are its downstream tasks; the run stays green.
 - ``dry_run=True``: the check runs and reports as usual, but never blocks and has no side
   effects (no quarantine, no alias moves); the verdict says what would have happened.
+
+Errors are sorted the same way: one a retry cannot fix (:func:`is_deterministic`) fails the
+task once, with a message naming the config file and field (:func:`naming_config`); any other
+(I/O, a tracking server out of reach) keeps the task's retries.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
-from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.errors import ConfigError, MlopsError
+
+NAMED_FIELD = re.compile(r"field '([\w.]+)': ")
 
 
 class Outcome(str, Enum):
@@ -90,3 +97,35 @@ class FailurePolicy:
         enforced = Outcome(self.on_failure)
         outcome = Outcome.WARN if self.dry_run else enforced
         return Verdict(outcome, enforced, reason, dry_run=self.dry_run)
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """Whether a retry cannot fix ``exc``: it fails the same way with the same config and data.
+
+    These are the errors the user must fix (:class:`~airflow_mlops.core.errors.MlopsError`:
+    configs, data, suites) and the ``TypeError``, ``ValueError`` and ``KeyError`` that
+    scikit-learn and pandas raise about parameters, inputs and missing columns. ``OSError``
+    (files, network) and the tracking server's own errors may pass on a retry.
+    """
+    if isinstance(exc, OSError):
+        return False
+    return isinstance(exc, (MlopsError, TypeError, ValueError, KeyError))
+
+
+def naming_config(message: str, config_file: str | None) -> str:
+    """``message`` prefixed with ``config_file``; a field it names gets its line there.
+
+    ``field 'estimator.steps.1.params.C': ...`` becomes
+    ``models/churn.yaml: field 'estimator.steps.1.params.C' (line 17): ...``.
+    """
+    if not config_file:
+        return message
+    from airflow_mlops.core.config import field_lines
+
+    if named := NAMED_FIELD.match(message):
+        field = named.group(1)
+        location = tuple(int(part) if part.isdigit() else part for part in field.split("."))
+        (line,) = field_lines(config_file, [location])
+        if line:
+            message = f"field '{field}' (line {line}): {message[named.end():]}"
+    return f"{config_file}: {message}"

@@ -1,18 +1,21 @@
-"""A starter expectation suite profiled from a reference data set (``airflow-mlops suite init``).
+"""A starter expectation suite profiled from reference data (``airflow-mlops suite init``).
 
 GX 1.x has no profiler any more; this one writes the rules a reviewer would start from:
-columns and their order, the row count within a factor, and per column its type family, its
-null fraction, its numeric range widened by a margin, for columns with few distinct values
-the set of values and, for key columns unique in the reference data, uniqueness (a key is an
-integer or text column named like one: ``id``, ``customer_id``, ``customerId``, ``order_key``).
-The reference data passes the suite it produces.
+columns and their order, the row count of a batch, and per column its type family, a
+not-null rule with a tolerance, its numeric range widened by a margin, for columns with few
+distinct values the set of values and, for key columns unique in every reference batch,
+uniqueness (a key is an integer or text column named like one: ``id``, ``customer_id``,
+``customerId``, ``order_key``). The reference is one file or several partitions (one batch
+each, e.g. ``ds=2026-01/part.csv``); every reference batch passes the suite it produces.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,8 @@ DECIMALS = 4
 # A key's name: "id", "key" or "uuid", alone or as the last word: "customer_id", "order-key",
 # "customerId", "userID", "account_uuid"; not "paid" or "valid".
 KEY_NAME = re.compile(r"(?i:(?:^|[_\-\s.])(?:id|key|uuid))$|[a-z0-9](?:Id|ID|Key|Uuid|UUID)$")
+DATA_SUFFIXES = (".csv", ".parquet", ".pq")
+NULL_TOLERANCE = 0.01
 
 
 def _expectation(kind: str, **kwargs: Any) -> dict:
@@ -126,8 +131,28 @@ def _value_set(column: pd.Series, max_categories: int) -> list | None:
     return sorted(distinct, key=str) if small else None
 
 
-def _column_rules(name: str, column: pd.Series, margin: float, max_categories: int,
-                  notes: list[str]) -> list[dict]:
+def null_slack(null_fraction: float, batch_rows: int, tolerance: float) -> float:
+    """How much more than the reference's null share a batch may hold.
+
+    Three standard errors of a batch's share, and at least three nulls in a batch of
+    ``batch_rows`` rows and at least ``tolerance``: a column without nulls in the reference
+    may miss a value now and then, a column with many nulls varies by chance.
+    """
+    spread = 3 * math.sqrt(null_fraction * (1 - null_fraction) / batch_rows)
+    return max(tolerance, spread, 3 / batch_rows)
+
+
+def _not_null(name: str, null_fraction: float, slack: float | None) -> dict | None:
+    """The not-null rule: strict when ``slack`` is None, else ``mostly`` below the reference."""
+    if slack is None:
+        return _expectation("expect_column_values_to_not_be_null", column=name)
+    if (mostly := _floor(1.0 - null_fraction - slack, integer=False)) > 0:
+        return _expectation("expect_column_values_to_not_be_null", column=name, mostly=mostly)
+    return None
+
+
+def _column_rules(name: str, column: pd.Series, *, unique: bool, margin: float,
+                  max_categories: int, null_slack_of: Any, notes: list[str]) -> list[dict]:
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     null_fraction = float(column.isna().mean())
@@ -138,12 +163,9 @@ def _column_rules(name: str, column: pd.Series, margin: float, max_categories: i
     if types := _type_list(column):
         rules.append(_expectation("expect_column_values_to_be_in_type_list", column=name,
                                   type_list=types))
-    if null_fraction == 0.0:
-        rules.append(_expectation("expect_column_values_to_not_be_null", column=name))
-    elif (mostly := _floor(1.0 - null_fraction - margin, integer=False)) > 0:
-        rules.append(_expectation("expect_column_values_to_not_be_null", column=name,
-                                  mostly=mostly))
-    if _is_key(name, column) and column.dropna().is_unique:
+    if not_null := _not_null(name, null_fraction, null_slack_of(null_fraction)):
+        rules.append(not_null)
+    if unique and _is_key(name, column):
         rules.append(_expectation("expect_column_values_to_be_unique", column=name))
     if is_numeric_dtype(column) and not is_bool_dtype(column) and not _is_flag(column):
         if bounds := _range(column, margin):
@@ -155,41 +177,138 @@ def _column_rules(name: str, column: pd.Series, margin: float, max_categories: i
     return rules
 
 
+def row_range(batch_rows: Sequence[int], *, margin: float, rows_factor: float) -> tuple[int, int]:
+    """The rows a batch may have: one reference batch's count within ``rows_factor``, or
+    the smallest and largest of several batches' counts widened by ``margin``."""
+    if len(batch_rows) == 1:
+        (rows,) = batch_rows
+        return max(1, math.floor(rows / rows_factor)), math.ceil(rows * rows_factor)
+    low, high = min(batch_rows), max(batch_rows)
+    return max(1, math.floor(low * (1 - margin))), math.ceil(high * (1 + margin))
+
+
 def profile_suite(
-    frame: pd.DataFrame,
+    reference_data: pd.DataFrame | Sequence[pd.DataFrame],
     *,
     name: str,
     reference: str,
     margin: float = 0.1,
     max_categories: int = 20,
     rows_factor: float = 2.0,
+    rows: tuple[int, int] | None = None,
+    null_tolerance: float = NULL_TOLERANCE,
+    strict_nulls: bool = False,
 ) -> dict:
-    """A GX 1.x ExpectationSuite (as JSON data) that ``frame`` passes.
+    """A GX 1.x ExpectationSuite (as JSON data) that every reference batch passes.
 
+    :param reference_data: one data set, or several batches (partitions) with the same
+        columns; each is one batch the suite will see, their union is profiled.
     :param name: the suite's name.
-    :param reference: how the suite's notes name the reference data set.
-    :param margin: numeric ranges are widened by this fraction of the observed spread, and
-        the allowed null fraction by this much.
+    :param reference: how the suite's notes name the reference data.
+    :param margin: numeric ranges are widened by this fraction of the observed spread; the
+        smallest and largest of several batches' row counts by this fraction of themselves.
     :param max_categories: columns with at most this many distinct values get a value set.
-    :param rows_factor: the row count may be this many times smaller or larger.
+    :param rows_factor: the row count of a single reference batch may be this many times
+        smaller or larger.
+    :param rows: the row range ``(min, max)`` of a batch, instead of deriving it.
+    :param null_tolerance: the least share of nulls a batch may hold beyond the reference's
+        (see :func:`null_slack`).
+    :param strict_nulls: a column without nulls in the reference may have none.
     """
-    if margin < 0 or rows_factor < 1 or max_categories < 0:
-        raise SuiteError("margin and max_categories must be >= 0 and rows_factor >= 1")
-    rows = len(frame.index)
+    import pandas as pd
+
+    if margin < 0 or rows_factor < 1 or max_categories < 0 or not 0 <= null_tolerance < 1:
+        raise SuiteError("margin and max_categories must be >= 0, rows_factor >= 1 and "
+                         "null_tolerance in [0, 1)")
+    batches = [reference_data] if isinstance(reference_data, pd.DataFrame) else list(reference_data)
+    if not batches:
+        raise SuiteError(f"{reference}: no reference data to profile")
+    batch_rows = [len(batch.index) for batch in batches]
+    low, high = rows or row_range(batch_rows, margin=margin, rows_factor=rows_factor)
+    if not 1 <= low <= high:
+        raise SuiteError(f"rows {low}:{high}: need 1 <= MIN <= MAX")
+    frame = batches[0] if len(batches) == 1 else pd.concat(batches, ignore_index=True)
+
+    def null_slack_of(null_fraction: float) -> float | None:
+        if strict_nulls and null_fraction == 0.0:
+            return None
+        return null_slack(null_fraction, low, null_tolerance)
+
     notes: list[str] = []
     expectations = [
         _expectation("expect_table_columns_to_match_ordered_list",
                      column_list=[str(c) for c in frame.columns]),
-        _expectation("expect_table_row_count_to_be_between",
-                     min_value=max(1, math.floor(rows / rows_factor)),
-                     max_value=math.ceil(rows * rows_factor)),
+        _expectation("expect_table_row_count_to_be_between", min_value=low, max_value=high),
     ]
     for column_name in frame.columns:
-        expectations += _column_rules(str(column_name), frame[column_name], margin,
-                                      max_categories, notes)
+        unique = all(batch[column_name].dropna().is_unique for batch in batches)
+        expectations += _column_rules(str(column_name), frame[column_name], unique=unique,
+                                      margin=margin, max_categories=max_categories,
+                                      null_slack_of=null_slack_of, notes=notes)
     meta = {"generated_by": "airflow-mlops suite init", "reference": reference,
-            "reference_rows": rows, "notes": notes}
+            "reference_rows": len(frame.index), "notes": notes}
+    if len(batches) > 1:
+        meta["reference_batches"] = {"count": len(batches), "min_rows": min(batch_rows),
+                                     "max_rows": max(batch_rows)}
     return jsonable({"name": name, "meta": meta, "expectations": expectations})
+
+
+def history_files(sources: Sequence[str]) -> list[str]:
+    """The data files that ``sources`` name, each once, in order.
+
+    A source is a file or URI, a glob pattern (``history/*.csv``, ``history/**/part.csv``) or
+    a local folder of partitions (searched recursively, e.g. ``ds=2026-01/part.csv``).
+    Files named ``.*`` or ``_*`` (``_SUCCESS``, ``.part.crc``) are no data.
+
+    :raises SuiteError: a pattern or folder names no CSV or Parquet file.
+    """
+    files: list[str] = []
+    for source in sources:
+        if any(char in source for char in "*?["):
+            found = [f for m in sorted(glob.glob(source, recursive=True)) for f in _data_files(m)]
+        elif Path(source).is_dir():
+            found = _data_files(source)
+        else:
+            found = [source]
+        if not found:
+            raise SuiteError(f"{source}: names no CSV or Parquet file")
+        files += [f for f in found if f not in files]
+    return files
+
+
+def _data_files(location: str) -> list[str]:
+    """A file as itself if it holds data, a folder as the data files under it."""
+    path = Path(location)
+    candidates = sorted(path.rglob("*")) if path.is_dir() else [path]
+    return [str(p) for p in candidates
+            if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and p.name[0] not in "._"]
+
+
+def read_history(sources: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
+    """Every reference batch that ``sources`` name (see :func:`history_files`), read.
+
+    :raises SuiteError: a batch's columns differ from the first batch's.
+    """
+    from airflow_mlops.core.io import read_table
+
+    batches = [(file, read_table(file)) for file in history_files(sources)]
+    first_file, first = batches[0]
+    for file, frame in batches[1:]:
+        if list(frame.columns) != list(first.columns):
+            raise SuiteError(f"{file}: columns {list(frame.columns)} differ from "
+                             f"{first_file}'s {list(first.columns)}")
+    return batches
+
+
+def parse_rows(text: str) -> tuple[int, int]:
+    """``MIN:MAX`` as two row counts."""
+    low, sep, high = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(low), int(high)
+    except ValueError:
+        raise SuiteError(f"--rows {text!r}: expected MIN:MAX, e.g. 25:35") from None
 
 
 def write_suite(suite: dict, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -254,5 +254,8 @@ def ensure_registered_model(client: MlflowClient, model: str, *,
         try:
             client.create_registered_model(model, description=description)
         except MlflowException as exc:
-            if "already exists" not in str(exc).lower():
-                raise RegistryError(f"model '{model}': cannot be registered: {exc}") from None
+            if "already exists" in str(exc).lower():
+                return
+            if exc.get_http_status_code() >= 500:  # the server or the way to it: may pass
+                raise
+            raise RegistryError(f"model '{model}': cannot be registered: {exc}") from None

@@ -7,11 +7,16 @@ alias moves; every later load refuses files that differ from it.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
+from airflow_mlops.core.errors import ConfigError, DataError
 from airflow_mlops.core.estimators import build_model
 from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest
+from airflow_mlops.core.io import short
 from airflow_mlops.core.metrics import score
 from airflow_mlops.core.serialization import (
     quiet_module_scan,
@@ -43,6 +48,55 @@ def _flat_params(spec: dict[str, Any], prefix: str = "") -> dict[str, str]:
     params = {f"{prefix}estimator": spec["class"]}
     params.update({f"{prefix}{k}": str(v) for k, v in spec.get("params", {}).items()})
     return params
+
+
+def estimator_field(spec: dict[str, Any], message: str) -> str:
+    """The config field an error from scikit-learn is about: the step whose class it names
+    and, of that step, the parameter it quotes; ``estimator`` when it names none."""
+    return _field_in(spec, message, "estimator") or "estimator"
+
+
+def _field_in(spec: dict[str, Any], message: str, field: str) -> str | None:
+    for index, step in enumerate(spec.get("steps") or []):
+        if found := _field_in(step, message, f"{field}.steps.{index}"):
+            return found
+    name = str(spec.get("class", "")).rsplit(".", 1)[-1]
+    if not name or not re.search(rf"\b{re.escape(name)}\b", message):
+        return None
+    quoted = [param for param in spec.get("params", {}) if f"'{param}'" in message]
+    return f"{field}.params.{quoted[0]}" if quoted else field
+
+
+@contextmanager
+def _sklearn_refusals(estimator: dict[str, Any]) -> Iterator[None]:
+    """scikit-learn's ``TypeError``/``ValueError`` as a :class:`ConfigError` naming the field."""
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        field = estimator_field(estimator, str(exc))
+        raise ConfigError(f"field '{field}': scikit-learn refused the model: "
+                          f"{type(exc).__name__}: {short(exc)}") from exc
+
+
+def require_columns(frame: pd.DataFrame, target: str, features: list[str] | None) -> None:
+    """The configured target and features are columns of the data.
+
+    :raises DataError: naming the config field and the missing columns.
+    """
+    columns = list(frame.columns)
+    if target not in columns:
+        raise DataError(f"field 'target': column {target!r} is not in the data, which has "
+                        f"{_short_list(columns)}")
+    if missing := [c for c in features or [] if c not in columns]:
+        raise DataError(f"field 'features': columns {missing} are not in the data, which has "
+                        f"{_short_list(columns)}")
+
+
+def _short_list(names: list[str], limit: int = 20) -> str:
+    """At most ``limit`` names, and how many more."""
+    shown = ", ".join(map(repr, names[:limit]))
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"[{shown}]{more}"
 
 
 def _earlier_version(client: MlflowClient, model: str, experiment_id: str, key: str) -> dict | None:
@@ -121,13 +175,16 @@ def train_challenger(
         _mark_challenger(client, model_name, earlier["version"], lineage)
         return {**earlier, "experiment_id": experiment_id, "digest": digest, "reused": True}
 
+    require_columns(frame, target, features)
     parts = split(frame, target=target, features=features, holdout_fraction=holdout_fraction,
                   seed=seed, task=task)
-    model = build_model(estimator, parts.train_features)
+    with _sklearn_refusals(estimator):
+        model = build_model(estimator, parts.train_features)
     tags = {registry.tag(k): v for k, v in lineage.items()} | {registry.tag("run_key"): key}
     with mlflow.start_run(experiment_id=experiment_id, tags=tags, run_name=run_name) as run:
-        model.fit(parts.train_features, parts.train_target)
-        metrics = score(model, parts.holdout_features, parts.holdout_target, task)
+        with _sklearn_refusals(estimator):
+            model.fit(parts.train_features, parts.train_target)
+            metrics = score(model, parts.holdout_features, parts.holdout_target, task)
         mlflow.log_params(_flat_params(estimator) | {
             "holdout_fraction": holdout_fraction, "seed": seed,
             "rows_train": len(parts.train_target),

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airflow_mlops.core.drift_history import Hysteresis, Request, Window
+from airflow_mlops.core.drift_history import (
+    Hysteresis,
+    Request,
+    Schedule,
+    Window,
+    cooldown_around,
+    short_cooldown,
+)
 from airflow_mlops.core.errors import ConfigError, MlopsError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
@@ -43,6 +50,19 @@ def configured_reference_roots() -> list[str]:
 
     configured = conf.get(RESULTS_SECTION, REFERENCE_ROOTS_OPTION, fallback="") or ""
     return [root.strip() for root in configured.split(",") if root.strip()]
+
+
+def cron_schedule(timetable: Any) -> Schedule | None:
+    """The cron schedule of a DAG's timetable (Airflow's cron timetables), else None."""
+    expression = getattr(timetable, "expression", None)
+    if not isinstance(expression, str):
+        return None
+    timezone = getattr(timetable, "timezone", "UTC")
+    if isinstance(timezone, str):
+        from zoneinfo import ZoneInfo
+
+        timezone = ZoneInfo(timezone)
+    return Schedule(expression, timezone)
 
 
 def monitoring_window(context: Context) -> Window:
@@ -235,7 +255,8 @@ class RequestRetrainOperator(BaseOperator):
     Reads the summaries the monitor tasks returned (drift, quality) and, for each, the window
     history in MLflow: a retrain is requested when this window drifted (or decayed), at
     least ``min_drifted`` of the last ``windows`` windows checked against the same champion
-    did too, and no retrain was requested for a window within ``cooldown_hours`` (earlier
+    did too, and no retrain was requested for a window within ``cooldown_windows``
+    intervals of the DAG's cron schedule, or ``cooldown_hours`` where that is set (earlier
     requests are read from the asset's own events). The event's extra holds the window, the
     reasons and the monitors' summaries. Otherwise, and in a dry run, the task is skipped
     and no event is emitted. Give it ``trigger_rule="all_done"`` so a check that failed by
@@ -247,7 +268,10 @@ class RequestRetrainOperator(BaseOperator):
     :param experiment_name: the model's MLflow experiment. (templated)
     :param windows: how many recent windows are considered (M).
     :param min_drifted: how many of them must have drifted (N).
-    :param cooldown_hours: no request within this many hours (inclusive) of an earlier one.
+    :param cooldown_windows: no request within this many schedule intervals (inclusive) of
+        an earlier one; a DAG without a cron schedule counts its runs' data intervals.
+    :param cooldown_hours: no request within this many hours (inclusive) of an earlier one,
+        instead of ``cooldown_windows``; a warning says when it is shorter than one interval.
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
@@ -262,7 +286,8 @@ class RequestRetrainOperator(BaseOperator):
         experiment_name: str,
         windows: int = 3,
         min_drifted: int = 2,
-        cooldown_hours: float = 24.0,
+        cooldown_windows: int = 1,
+        cooldown_hours: float | None = None,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         **kwargs,
     ) -> None:
@@ -273,6 +298,7 @@ class RequestRetrainOperator(BaseOperator):
         self.experiment_name = experiment_name
         self.windows = windows
         self.min_drifted = min_drifted
+        self.cooldown_windows = cooldown_windows
         self.cooldown_hours = cooldown_hours
         self.mlflow_conn_id = mlflow_conn_id
 
@@ -288,7 +314,15 @@ class RequestRetrainOperator(BaseOperator):
         events = context["inlet_events"][self.retrain_asset].ascending(False).limit(
             RECENT_REQUESTS)
         requests = earlier_requests(events)
-        hysteresis = Hysteresis(self.windows, self.min_drifted, self.cooldown_hours)
+        hysteresis = Hysteresis(self.windows, self.min_drifted, self.cooldown_hours,
+                                self.cooldown_windows)
+        schedule = cron_schedule(getattr(context.get("dag"), "timetable", None))
+        try:
+            cooldown_around(window, hysteresis, schedule)  # one that cannot be counted fails once
+        except MlopsError as exc:
+            raise AirflowFailException(str(exc)) from None
+        if problem := short_cooldown(hysteresis, schedule, window):
+            self.log.warning(problem)
         decisions = {}
         with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
             for summary in checked:
@@ -298,7 +332,7 @@ class RequestRetrainOperator(BaseOperator):
                                          hysteresis.windows)
                 decisions[monitor] = decide_retrain(
                     records, window=window, hysteresis=hysteresis, requests=requests,
-                    what="drifted" if monitor == "drift" else "decayed",
+                    what="drifted" if monitor == "drift" else "decayed", schedule=schedule,
                 )
             reasons = "; ".join(f"{m}: {d.reason}" for m, d in decisions.items())
             requested = [m for m, d in decisions.items() if d.requested]

@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.errors import MlopsError
+from airflow_mlops.core.failure import is_deterministic, naming_config
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import night, run_lineage
 from airflow_mlops.operators.links import (
@@ -29,7 +30,10 @@ class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
 
     A retry or a cleared task with the same DAG run and data reuses the version the
     first attempt registered. The run is named ``<model_name> train <date>``; the version's
-    description links to the DAG run. Links: "MLflow run" and "Model version".
+    description links to the DAG run. Links: "MLflow run" and "Model version". An error a
+    retry cannot fix (a config that does not build, a target or feature missing from the
+    data, scikit-learn refusing a parameter) fails the task at once, naming ``config_file``
+    and the field; I/O and tracking-server errors are retried.
 
     :param model_name: registered model name.
     :param data_uri: CSV or Parquet file with features and target. (templated)
@@ -41,6 +45,7 @@ class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     :param seed: seed of the train/holdout split.
     :param experiment_name: MLflow experiment. (templated)
     :param mlflow_conn_id: connection of the tracking server and registry.
+    :param config_file: the model config the arguments come from, named in errors.
     """
 
     template_fields: Sequence[str] = ("data_uri", "experiment_name")
@@ -60,6 +65,7 @@ class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
         seed: int = 42,
         experiment_name: str,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
+        config_file: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,6 +79,7 @@ class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
         self.seed = seed
         self.experiment_name = experiment_name
         self.mlflow_conn_id = mlflow_conn_id
+        self.config_file = config_file
 
     def execute(self, context: Context) -> dict:
         from airflow_mlops.core.io import file_digest, fingerprint, read_table
@@ -106,8 +113,13 @@ class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
                 links = TaskLinks(context, target)
                 links.run(MlflowRunLink, result["run_id"], experiment_id=result["experiment_id"])
                 links.version(ModelVersionLink, self.model_name, result["version"])
-        except MlopsError as exc:
-            raise AirflowFailException(str(exc)) from None
+        except Exception as exc:
+            if not is_deterministic(exc):
+                raise
+            if isinstance(exc, MlopsError):  # says what to fix: no traceback needed
+                raise AirflowFailException(naming_config(str(exc), self.config_file)) from None
+            message = naming_config(f"{type(exc).__name__}: {exc}", self.config_file)
+            raise AirflowFailException(message) from exc
         links.push()
         self.log.info("Challenger %s v%s (reused: %s). Run: %s", self.model_name,
                       result["version"], result["reused"],

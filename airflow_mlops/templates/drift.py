@@ -99,6 +99,7 @@ def build_drift_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             check_task_ids=[c.task_id for c in checks],
             windows=drift.trigger.windows,
             min_drifted=drift.trigger.min_drifted,
+            cooldown_windows=drift.trigger.cooldown_windows,
             cooldown_hours=drift.trigger.cooldown_hours,
             trigger_rule=TriggerRule.ALL_DONE,
             **common,

@@ -158,6 +158,7 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             task_id="train",
             estimator=config.estimator.model_dump(by_alias=True, exclude_none=True),
             experiment_name=config.experiment_name,
+            config_file=config.source_file and str(config.source_file),
             **common,
             **data,
         )

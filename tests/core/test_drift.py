@@ -596,6 +596,7 @@ def test_configs_without_a_drift_section_get_the_defaults(tmp_path):
 
     assert (drift.drift_share, drift.sample_size, drift.on_failure) == (0.5, 100_000, "warn")
     assert (drift.trigger.windows, drift.trigger.min_drifted) == (3, 2)
+    assert (drift.trigger.cooldown_windows, drift.trigger.cooldown_hours) == (1, None)
     assert drift.quality is None
 
 
@@ -618,6 +619,8 @@ def test_drift_uris_expand_environment_variables(tmp_path, monkeypatch):
     ({"columns": {"age": {"method": "ks"}}}, "drift.columns", "age not among"),
     ({"trigger": {"windows": 2, "min_drifted": 3}}, "drift.trigger",
      "min_drifted (3) exceeds windows (2)"),
+    ({"trigger": {"cooldown_windows": 2, "cooldown_hours": 48}}, "drift.trigger",
+     "set cooldown_windows or cooldown_hours, not both"),
     ({"quality": {"data_uri": "l.csv", "metric": "rmse"}}, "drift.quality.metric",
      "'rmse' is not a classification"),
     ({"on_failure": "explode"}, "drift.on_failure", ""),

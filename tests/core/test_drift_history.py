@@ -10,14 +10,18 @@ from airflow_mlops.core import registry
 from airflow_mlops.core.drift_history import (
     Hysteresis,
     Request,
+    Schedule,
     Window,
     WindowRecord,
+    cooldown_around,
     decide_retrain,
     mark_requested,
     monitoring_experiment,
     recent_windows,
     record_window,
+    short_cooldown,
 )
+from airflow_mlops.core.errors import ConfigError
 
 EXPERIMENT = "airflow-mlops/churn"
 DAY = dt.timedelta(days=1)
@@ -168,6 +172,50 @@ def test_decide_retrain_on_plain_records(drifted, expected):
     decision = decide_retrain(records, window=window(3), hysteresis=POLICY, requests=[])
 
     assert decision.requested is expected
+
+
+MONTHLY = Schedule("0 0 1 * *")
+
+
+def month(number: int) -> Window:
+    """A ``@monthly`` run's window: Airflow's cron trigger gives it no length."""
+    start = dt.datetime(2026, number, 1, tzinfo=dt.timezone.utc)
+    return Window(start, start, f"{start:%Y-%m-%d}")
+
+
+def monthly_decision(number: int, requested: list[int], **policy) -> object:
+    records = [WindowRecord(month(n).key, month(n).end, True) for n in range(number, 0, -1)]
+    return decide_retrain(records, window=month(number), requests=[
+        Request(month(n).key, month(n).end) for n in requested],
+        hysteresis=Hysteresis(windows=1, min_drifted=1, **policy), schedule=MONTHLY)
+
+
+def test_cooldown_windows_count_intervals_of_the_schedule():
+    blocked = monthly_decision(3, requested=[2])
+    assert not blocked.requested
+    assert blocked.reason.endswith("within the 1-window cooldown (schedule 0 0 1 * *)")
+    assert monthly_decision(4, requested=[2]).requested, "two months later"
+    assert not monthly_decision(4, requested=[2], cooldown_windows=2).requested
+    assert not monthly_decision(1, requested=[2]).requested, "a backfill is cooled down too"
+    # the same policy in hours, as configs written for daily windows have it: no cooldown
+    assert monthly_decision(3, requested=[2], cooldown_hours=24).requested
+
+
+def test_cooldown_without_a_schedule_counts_data_intervals_or_says_the_fix():
+    policy = Hysteresis(cooldown_windows=2)
+    around = cooldown_around(window(5), policy, schedule=None)
+    assert (around.earliest, around.latest) == (window(3).end, window(7).end)
+    with pytest.raises(ConfigError, match="set drift.trigger.cooldown_hours instead"):
+        cooldown_around(month(3), policy, schedule=None)
+
+
+def test_a_cooldown_in_hours_shorter_than_a_window_is_named():
+    assert short_cooldown(Hysteresis(cooldown_hours=24), MONTHLY, month(3)) == (
+        "drift.trigger.cooldown_hours (24) is shorter than one window of the monitor's "
+        "schedule 0 0 1 * * (672 h): every drifted window may request a retrain; use "
+        "cooldown_windows: 1 instead")
+    assert short_cooldown(Hysteresis(cooldown_hours=24), Schedule("0 0 * * *"), month(3)) is None
+    assert short_cooldown(Hysteresis(), MONTHLY, month(3)) is None
 
 
 @pytest.fixture

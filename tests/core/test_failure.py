@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_mlops.core.errors import ConfigError
-from airflow_mlops.core.failure import FailurePolicy, Outcome
+from airflow_mlops.core.errors import ConfigError, DataError
+from airflow_mlops.core.failure import FailurePolicy, Outcome, is_deterministic, naming_config
 
 
 @pytest.mark.parametrize("on_failure", ["fail", "warn", "skip"])
@@ -51,3 +51,31 @@ def test_an_unknown_on_failure_is_a_config_error_naming_the_choices(bad):
 def test_dry_run_must_be_a_boolean():
     with pytest.raises(ConfigError, match="dry_run='yes'"):
         FailurePolicy(dry_run="yes")
+
+
+@pytest.mark.parametrize(("error", "deterministic"), [
+    (ConfigError("field 'target': ..."), True),
+    (DataError("data.csv: data set not found"), True),
+    (TypeError("__init__() got an unexpected keyword argument 'foo'"), True),
+    (ValueError("Input X contains NaN."), True),
+    (KeyError("tenure_months"), True),
+    (OSError(5, "Input/output error"), False),
+    (ConnectionError("tracking server refused the connection"), False),
+    (TimeoutError("timed out"), False),
+    (RuntimeError("MLflow API request failed"), False),
+])
+def test_deterministic_errors_are_those_a_retry_cannot_fix(error, deterministic):
+    assert is_deterministic(error) is deterministic
+
+
+def test_naming_config_adds_the_file_and_the_fields_line(tmp_path):
+    config = tmp_path / "churn.yaml"
+    config.write_text("name: churn\nestimator:\n  steps:\n    - class: a.B\n"
+                      "    - class: c.D\n      params:\n        C: -1\n")
+
+    assert naming_config("field 'estimator.steps.1.params.C': bad", str(config)) == \
+        f"{config}: field 'estimator.steps.1.params.C' (line 7): bad"
+    assert naming_config("field 'target': gone", str(config)) == \
+        f"{config}: field 'target': gone"  # not in the file: no line
+    assert naming_config("no field here", str(config)) == f"{config}: no field here"
+    assert naming_config("field 'target': gone", None) == "field 'target': gone"

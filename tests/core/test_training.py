@@ -11,11 +11,11 @@ from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from airflow_mlops.core import ledger, registry
-from airflow_mlops.core.errors import ConfigError, RegistryError
+from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
 from airflow_mlops.core.fetch import DIGEST_TAG, fetch_version
 from airflow_mlops.core.splits import split
 from airflow_mlops.core.tracking import ensure_experiment
-from airflow_mlops.core.training import run_key, train_challenger
+from airflow_mlops.core.training import estimator_field, run_key, train_challenger
 
 MODEL = "churn"
 EXPERIMENT = "airflow-mlops/churn"
@@ -222,3 +222,44 @@ def test_estimator_outside_the_allow_list_registers_nothing(train):
     client = MlflowClient()
     assert versions(client) == []
     assert [run.info.status for run in runs(client)] == ["FAILED"]
+
+
+PIPELINE = {"steps": [{"class": "sklearn.preprocessing.StandardScaler"},
+                      {"class": "sklearn.linear_model.LogisticRegression",
+                       "params": {"C": -1.0, "max_iter": 500}}]}
+
+
+def test_a_parameter_scikit_learn_refuses_names_the_field_and_registers_nothing(train):
+    with pytest.raises(ConfigError) as error:
+        train(estimator=PIPELINE)
+
+    assert str(error.value).startswith(
+        "field 'estimator.steps.1.params.C': scikit-learn refused the model: "
+        "InvalidParameterError: The 'C' parameter of LogisticRegression must be")
+    client = MlflowClient()
+    assert versions(client) == []
+    assert [run.info.status for run in runs(client)] == ["FAILED"]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"target": "churn"}, "field 'target': column 'churn' is not in the data, which has "
+                          "['customer_id', "),
+    ({"features": ["tenure_months", "age"]},
+     "field 'features': columns ['age'] are not in the data"),
+])
+def test_a_column_missing_from_the_data_names_the_field(train, overrides, message):
+    with pytest.raises(DataError) as error:
+        train(**overrides)
+
+    assert str(error.value).startswith(message)
+    assert runs(MlflowClient()) == []
+
+
+@pytest.mark.parametrize(("message", "field"), [
+    ("The 'C' parameter of LogisticRegression must be a float", "estimator.steps.1.params.C"),
+    ("StandardScaler: with_mean=True cannot centre sparse data", "estimator.steps.0"),
+    ("Input X contains NaN.", "estimator"),
+    ("The 'max_iter' parameter of LogisticRegressionCV must be", "estimator"),
+])
+def test_estimator_field(message, field):
+    assert estimator_field(PIPELINE, message) == field

@@ -216,3 +216,34 @@ def test_decay_of_a_custom_metric_on_labelled_windows_requests_a_retrain(
     record = json.loads(client.get_model_version("churn_quality", "1").tags[
         tag("decision_record")])
     assert quality["baseline"] == record["challenger_metrics"]["brier"]
+
+
+
+MONTHS = [dt.datetime(2026, month, 1, tzinfo=dt.timezone.utc) for month in (1, 2, 3, 4)]
+
+
+@pytest.mark.parametrize(("name", "cooldown", "requests"), [
+    ("monthly_windows", {"cooldown_windows": 1}, ["success", "skipped", "success"]),
+    # the negative control: a cooldown in hours written for daily windows lets every month ask
+    ("monthly_hours", {"cooldown_hours": 24}, ["success", "success", "success"]),
+])
+def test_a_monthly_monitor_cools_down_for_a_window(loop, customers, tmp_path, task_states, land,
+                                                   shifted, retrain_events, name, cooldown,
+                                                   requests):
+    retrain, monitor = loop(name, schedule="@monthly", drift={
+        "schedule": "@monthly", "trigger": {"windows": 1, "min_drifted": 1, **cooldown}})
+    data, quarter = tmp_path / "data", len(customers) // 4
+    land(customers.iloc[:quarter], data, MONTHS[0])
+    assert retrain.test(logical_date=MONTHS[0]).state == "success"
+
+    states = []
+    for number, first_day in enumerate(MONTHS[1:], start=1):
+        land(shifted(customers.iloc[number * quarter: (number + 1) * quarter]), data, first_day)
+        run = monitor.test(logical_date=first_day)
+        assert run.state == "success"
+        states.append(task_states(run)["request_retrain"])
+
+    assert states == requests  # February and March drifted in a row; April again
+    requested = [f"{day:%Y-%m-%d}" for day, state in zip(MONTHS[1:], requests, strict=True)
+                 if state == "success"]
+    assert sorted(e.extra["window"]["ds"] for e in retrain_events(name)) == requested

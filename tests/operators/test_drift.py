@@ -214,8 +214,22 @@ def test_confirmed_drift_requests_a_retrain_once_then_cools_down(champion, tmp_p
     with pytest.raises(AirflowSkipException, match="already requested for this window"):
         request(3, second, events=[emitted])
     third, _ = check_drift(tmp_path, 4, shift=2.0)
-    with pytest.raises(AirflowSkipException, match="within the 24 h cooldown"):
-        request(4, third, events=[emitted])
+    with pytest.raises(AirflowSkipException, match="within the 1-window cooldown"):
+        request(4, third, events=[emitted])  # windows of the data interval: no cron here
+    fourth, _ = check_drift(tmp_path, 5, shift=2.0)
+    assert request(5, fourth, events=[emitted])[0]["requested"] is True
+
+
+def test_a_cooldown_in_windows_without_schedule_or_interval_fails_once(champion, tmp_path):
+    summary, _ = check_drift(tmp_path, 2, shift=2.0)
+    operator = RequestRetrainOperator(
+        task_id="request_retrain", model_name=MODEL, retrain_asset=ASSET,
+        check_task_ids=["check_drift"], experiment_name=EXPERIMENT)
+    run = context(2, pulled={"check_drift": summary})
+    run["data_interval_start"] = run["data_interval_end"]  # a manual run of no interval
+
+    with pytest.raises(AirflowFailException, match="set drift.trigger.cooldown_hours instead"):
+        operator.execute(run)
 
 
 def test_dry_run_requests_nothing(champion, tmp_path):

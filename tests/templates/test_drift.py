@@ -53,6 +53,8 @@ def test_drift_dag_checks_then_requests_a_retrain():
     assert (check.on_failure, check.seed, check.sample_size) == ("warn", 42, 100_000)
     assert request.trigger_rule == TriggerRule.ALL_DONE
     assert (request.windows, request.min_drifted, request.cooldown_hours) == (5, 3, 12)
+    default = build_drift_dag(config()).task_dict["request_retrain"]
+    assert (default.cooldown_windows, default.cooldown_hours) == (1, None)
     assert request.outlets == [retrain_asset("churn")] == request.inlets
     assert dag.task_dict["fail_run_if_a_task_failed"].trigger_rule == TriggerRule.ONE_FAILED
 

@@ -41,6 +41,7 @@ def test_one_dag_per_config_in_name_order(tmp_path):
                                         "nightly_retrain_c"]
     assert not any(broken(d) for d in dags)
     assert {t.task_id for t in dags[0].tasks} >= {"validate", "train", "evaluate", "promote"}
+    assert dags[0].get_task("train").config_file == str(tmp_path / "a.yaml")  # named in errors
 
 
 def test_yml_suffix_counts_and_missing_folder_builds_nothing(tmp_path):
