@@ -78,6 +78,12 @@ def write_card(client: MlflowClient, model: str, version: str,
     return uri
 
 
+def refresh_cards(client: MlflowClient, model: str, *versions: str | None) -> None:
+    """Rewrite the cards of ``versions`` (None skipped), after their status or aliases moved."""
+    for version in dict.fromkeys(str(v) for v in versions if v):
+        write_card(client, model, version)
+
+
 def read_card(client: MlflowClient, model: str, version: str, *, as_html: bool = False) -> str:
     """The stored card of a version (Markdown, or the HTML page).
 

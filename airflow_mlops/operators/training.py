@@ -93,4 +93,11 @@ class TrainChallengerOperator(BaseOperator):
             raise AirflowFailException(str(exc)) from None
         self.log.info("Challenger %s v%s (reused: %s)", self.model_name, result["version"],
                       result["reused"])
-        return {**result, "data_fingerprint": data_fingerprint}
+        self._outcome = {**result, "data_fingerprint": data_fingerprint}
+        return self._outcome
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the data in, the registered model version out."""
+        from airflow_mlops.operators.openlineage import training_lineage
+
+        return training_lineage(self)

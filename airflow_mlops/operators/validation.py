@@ -133,11 +133,18 @@ class ValidateDataOperator(BaseOperator):
             raise AirflowFailException(str(exc)) from None
         context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.report)
         output = summary.to_dict()
+        self._outcome = {"summary": output, "result": result}
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=output)
         self.log.info("%s. Report: %s", summary.headline(), summary.report)
         enforce(policy.decide(passed=summary.success, reason=summary.failure_message()), self.log)
         return output
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the data as input, with its expectations' results and rows."""
+        from airflow_mlops.operators.openlineage import validation_lineage
+
+        return validation_lineage(self)
 
     def _read(self) -> pd.DataFrame:
         from airflow_mlops.core.io import read_table
