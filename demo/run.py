@@ -126,6 +126,9 @@ def main() -> int:
             "champion after": champion_version(tracking_uri, MODEL) or "-",
         })
     print_table(rows)
+    where = f"--tracking-uri {tracking_uri}"
+    print(f"\nThe champion's model card: airflow-mlops models card {MODEL} {where}\n"
+          f"Rebuild version 1 from its records: airflow-mlops models reproduce {MODEL} 1 {where}")
     return 0
 
 

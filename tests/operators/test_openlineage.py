@@ -7,6 +7,7 @@ provider reads it once, when its plugin loads); the test reads the events it wro
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "docs" / "openlineage"
 
 NIGHTS = textwrap.dedent("""
-    import datetime as dt, json, runpy, sys
+    import datetime as dt, json, os, runpy, sys
     import pandas as pd
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -29,11 +30,11 @@ NIGHTS = textwrap.dedent("""
     frame = pd.read_csv(customers)
     (dag,) = runpy.run_path(sys.argv[3])["dags"]
     summaries = {}
-    for day, part in ((1, frame.iloc[:300]), (2, frame.iloc[300:600].copy())):
+    for day, part in ((1, frame.iloc[:600]), (2, frame.iloc[600:1200].copy())):
         if day == 2:
             part.loc[part.index[:25], "tenure_months"] = -1
         folder = f"{data_root}/customers/ds=2026-04-0{day}"
-        import os; os.makedirs(folder)
+        os.makedirs(folder)
         part.to_csv(f"{folder}/customers.csv", index=False)
         run = dag.test(logical_date=dt.datetime(2026, 4, day, tzinfo=dt.timezone.utc))
         with create_session() as session:
@@ -45,27 +46,30 @@ NIGHTS = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def events(airflow_db, mlflow_connection, tmp_path, customers):
+@pytest.fixture(scope="module")
+def events(airflow_db, tmp_path_factory):
     """The OpenLineage events of two nights: a clean one that promotes, a corrupted one."""
-    log = tmp_path / "openlineage.jsonl"
+    root = tmp_path_factory.mktemp("lineage")
+    log = root / "openlineage.jsonl"
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     env = {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(log), "append": True}),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "tests",
-        "AIRFLOW_MLOPS_DATA_ROOT": str(tmp_path / "data"),
+        "AIRFLOW_MLOPS_DATA_ROOT": str(root / "data"),
+        "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({
+            "conn_type": "mlflow", "host": tracking_uri,
+            "extra": {"artifact_location": str(root / "artifacts")}}),
     }
-    import os
-
     done = subprocess.run(
-        [sys.executable, "-c", NIGHTS, str(tmp_path / "data"),
+        [sys.executable, "-c", NIGHTS, str(root / "data"),
          str(REPO / "demo" / "data" / "customers.csv"), str(REPO / "dags" / "nightly_retrain.py")],
         env={**os.environ, **env}, capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     summaries = json.loads(done.stdout.split("SUMMARIES=", 1)[1].splitlines()[0])
     found = [json.loads(line) for line in log.read_text().splitlines()]
-    return found, summaries, tmp_path / "data"
+    return found, summaries, root / "data"
 
 
 def completed(found: list[dict], task: str, state: str = "COMPLETE") -> list[dict]:
@@ -82,7 +86,7 @@ def test_a_night_forms_the_graph_partition_validate_train_version_promote(events
     (checked,) = validate["inputs"]
     assert (checked["namespace"], checked["name"]) == ("file", partition)
     quality = checked["inputFacets"]
-    assert quality["dataQualityMetrics"]["rowCount"] == summaries["1"]["rows"] == 300
+    assert quality["dataQualityMetrics"]["rowCount"] == summaries["1"]["rows"] == 600
     assertions = quality["dataQualityAssertions"]["assertions"]
     assert len(assertions) == summaries["1"]["evaluated"]
     assert all(a["success"] for a in assertions)
@@ -145,7 +149,7 @@ def test_the_custom_facets_match_their_published_schemas():
 @pytest.mark.parametrize(("uri", "expected"), [
     ("/data/ds=1/customers.csv", ("file", "/data/ds=1/customers.csv")),
     ("file:///data/x.parquet", ("file", "/data/x.parquet")),
-    ("s3://aws_default@lake/customers/ds=1/part.parquet", ("s3://lake", "customers/ds=1/part.parquet")),
+    ("s3://aws_default@lake/ds=1/part.parquet", ("s3://lake", "ds=1/part.parquet")),
     ("gs://bucket/key.csv", ("gs://bucket", "key.csv")),
 ])
 def test_dataset_names_follow_the_openlineage_naming(uri, expected):
@@ -198,8 +202,6 @@ BLOCKED = textwrap.dedent("""
 
 def test_without_the_provider_the_operators_run_unchanged(airflow_db, tmp_path, customers,
                                                          churn_suite, monkeypatch):
-    import os
-
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))
     data = tmp_path / "customers.csv"
     customers.head(600).to_csv(data, index=False)
