@@ -214,3 +214,31 @@ def test_without_the_provider_the_operators_run_unchanged(airflow_db, tmp_path, 
     assert "ROWS=600" in done.stdout
     # Negative control: the block is real, the lineage method cannot import the provider.
     assert "BLOCKED=airflow.providers.openlineage" in done.stdout
+
+
+def test_scoring_and_drift_report_their_inputs_outputs_and_facets(mlflow_connection):
+    from types import SimpleNamespace
+
+    from airflow_mlops.operators.openlineage import drift_lineage, scoring_lineage
+
+    score = SimpleNamespace(model_name="churn", mlflow_conn_id="mlflow_default",
+                            data_uri="/data/ds=1/customers.csv", _outcome={
+                                "version": "3", "rows": 10, "output_uri": "/out/part.parquet"})
+    lineage = scoring_lineage(score)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        ("mlflow://localhost", "models/churn/3"), ("file", "/data/ds=1/customers.csv")]
+    (predictions,) = lineage.outputs
+    assert (predictions.name, predictions.outputFacets["outputStatistics"].rowCount) == (
+        "/out/part.parquet", 10)
+
+    drift = SimpleNamespace(_outcome={
+        "model": "churn", "champion_version": "3", "reference": "/data/ds=0/customers.csv",
+        "current": "/data/ds=1/customers.csv", "drifted": True, "share": 1.0, "drift_share": 0.5,
+        "per_column": {"tenure_months": {"method": "ks", "score": 0.001, "drifted": True}}})
+    lineage = drift_lineage(drift)
+    assert [d.name for d in lineage.inputs] == ["/data/ds=0/customers.csv",
+                                                 "/data/ds=1/customers.csv"]
+    facet = lineage.run_facets[facets.DRIFT_FACET]
+    assert facet.columns == {"tenure_months": {"method": "ks", "score": 0.001, "drifted": True}}
+    # Before execute kept a result (a task that failed early), nothing is claimed.
+    assert drift_lineage(SimpleNamespace()).inputs == []
