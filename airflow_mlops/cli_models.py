@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from airflow_mlops.cli import EXIT_OK, _table
+from airflow_mlops.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -31,21 +32,29 @@ MAX_REASONS = 100
 
 @contextmanager
 def _client(args: argparse.Namespace) -> Iterator[MlflowClient]:
-    """A client for the MLflow the arguments name."""
+    """A client for the MLflow the arguments name; its failures end the command in one line."""
+    import mlflow
     from mlflow import MlflowClient
 
+    from airflow_mlops.cli_errors import reaching_mlflow
     from airflow_mlops.core.tracking import TrackingTarget, tracking_session
 
     if args.conn_id:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
         from airflow_mlops.hooks.mlflow import MlflowHook
 
-        target = MlflowHook(mlflow_conn_id=args.conn_id).get_target()
+        try:
+            target = MlflowHook(mlflow_conn_id=args.conn_id).get_target()
+        except AirflowNotFoundException:
+            raise ConfigError(f"Airflow connection '{args.conn_id}' is not defined") from None
     elif args.tracking_uri:
         target = TrackingTarget(args.tracking_uri, registry_uri=args.registry_uri)
     else:
-        yield MlflowClient()
+        with reaching_mlflow(mlflow.get_tracking_uri()):
+            yield MlflowClient()
         return
-    with tracking_session(target):
+    with reaching_mlflow(target.tracking_uri), tracking_session(target):
         yield MlflowClient()
 
 

@@ -163,7 +163,7 @@ def end_to_end(folder: Path, reference: pd.DataFrame, current: pd.DataFrame) -> 
                 window=Window(start, start + dt.timedelta(days=1)), target=None,
                 features=MONITORED, options=DriftOptions(sample_size=100_000, seed=0),
                 policy=FailurePolicy(on_failure="warn"), lineage={},
-                artifact_location=str(store) + "-artifacts",
+                reference_roots=[str(folder)], artifact_location=str(store) + "-artifacts",
             ))
             verdicts = {c: v["drifted"] for c, v in checked.summary["per_column"].items()}
             rows.append((name, verdicts, wall, cpu))

@@ -17,8 +17,14 @@ PostgreSQL and Redis are not started here: point the stack at yours with
 nightly data partitions, logs, pids, and ``stack.json``/``env.sh`` that say how to reach it.
 
 Processes: ``mlflow server`` (PostgreSQL backend store, proxied artifact store), and Airflow's
-api-server (1 worker), scheduler, dag-processor, triggerer and one Celery worker
-(concurrency ``STACK_WORKER_CONCURRENCY``, default 2). Each runs in its own session so that
+api-server (1 worker), scheduler, dag-processor, triggerer, one Celery worker
+(concurrency ``STACK_WORKER_CONCURRENCY``, default 2) and the log server that serves the
+worker's and the triggerer's logs. Every one listens on 127.0.0.1 only: Airflow's own log
+servers bind every interface, so the worker and triggerer start without theirs and one log
+server on loopback serves both (they share the log folder; the api-server fetches running
+tasks' logs from the worker's hostname, which must resolve to loopback, as ``localhost``
+does). Files holding a secret (``stack.json``, ``env.sh``, ``env.json``, ``passwords.json``)
+are created readable by their owner only. Each runs in its own session so that
 ``down`` stops it and its children by process-group id, nothing else, and under
 ``stack.py supervise``, which starts it again when it exits on its own, as systemd's
 ``Restart=always`` or a Kubernetes pod would: Airflow's scheduler, dag-processor and triggerer
@@ -59,7 +65,9 @@ BIN = Path(sys.executable).parent
 ADMIN = "admin"
 TEST_DAGS = REPO / "tests" / "stack" / "dags"
 # Order of start; stop goes in reverse.
-COMPONENTS = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer", "worker")
+COMPONENTS = ("mlflow", "api-server", "scheduler", "dag-processor", "log-server", "triggerer",
+              "worker")
+LOOPBACK = "127.0.0.1"
 # A supervised component that keeps dying within STEADY_SECONDS is started again after 2, 4,
 # 8 ... seconds, and given up after GIVE_UP_AFTER such exits in a row.
 STEADY_SECONDS = 60
@@ -72,8 +80,22 @@ def log(message: str) -> None:
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only from the moment it exists.
+
+    A new file is created with mode 0600 (never first at the umask's mode, then changed), then
+    renamed over ``path``, so an older, more open file is replaced rather than rewritten.
+    """
+    fresh = path.with_name(f".{path.name}.new")
+    fresh.unlink(missing_ok=True)
+    descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.replace(fresh, path)
 
 
 def state_file() -> Path:
@@ -89,8 +111,7 @@ def load_state() -> dict:
     state = {
         "api_port": int(os.environ.get("STACK_API_PORT") or free_port()),
         "mlflow_port": int(os.environ.get("STACK_MLFLOW_PORT") or free_port()),
-        "worker_log_port": free_port(),
-        "trigger_log_port": free_port(),
+        "log_port": free_port(),
         "jwt_secret": secrets.token_urlsafe(32),
         "api_secret_key": secrets.token_urlsafe(32),
         "fernet_key": Fernet.generate_key().decode(),
@@ -98,9 +119,8 @@ def load_state() -> dict:
         # A secret the MLflow connection carries: the stack tests check it never reaches a log.
         "mlflow_password": "stk-" + secrets.token_urlsafe(18),
     }
-    STACK_DIR.mkdir(parents=True, exist_ok=True)
-    state_file().write_text(json.dumps(state, indent=2))
-    state_file().chmod(0o600)
+    STACK_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_secret(state_file(), json.dumps(state, indent=2))
     return state
 
 
@@ -122,8 +142,8 @@ def dag_bundles() -> list[dict]:
 def environment(state: dict) -> dict[str, str]:
     """Everything Airflow, MLflow and the tests need, as environment variables."""
     home = STACK_DIR / "airflow"
-    api = f"http://127.0.0.1:{state['api_port']}"
-    mlflow_url = f"http://127.0.0.1:{state['mlflow_port']}"
+    api = f"http://{LOOPBACK}:{state['api_port']}"
+    mlflow_url = f"http://{LOOPBACK}:{state['mlflow_port']}"
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
@@ -142,14 +162,17 @@ def environment(state: dict) -> dict[str, str]:
         # The worker imports MLflow, scikit-learn, GX and pandas once; task processes fork
         # from it with them loaded instead of importing them again per task.
         "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "airflow_mlops.worker_preload.CELERY_CONFIG",
-        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__HOST": LOOPBACK,
         "AIRFLOW__API__PORT": str(state["api_port"]),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API__BASE_URL": api,
         "AIRFLOW__API__SECRET_KEY": state["api_secret_key"],
         "AIRFLOW__API_AUTH__JWT_SECRET": state["jwt_secret"],
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(state["worker_log_port"]),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(state["trigger_log_port"]),
+        # Where the api-server fetches running tasks' logs: the log server of the stack.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port(state)),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_port(state)),
+        # Off by default; on loopback if someone turns it on.
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": LOOPBACK,
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": os.environ.get("STACK_USE_JOB_SCHEDULE", "False"),
         # A task whose worker died is noticed after 60 s (default 300 s) and retried.
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
@@ -174,6 +197,11 @@ def environment(state: dict) -> dict[str, str]:
     }
 
 
+def log_port(state: dict) -> int:
+    """The log server's port (``worker_log_port`` in a stack.json written before it had one)."""
+    return state.get("log_port") or state["worker_log_port"]
+
+
 def started_environment() -> dict[str, str]:
     """The environment ``up`` started the stack with (its DAG bundles included), else a new one."""
     saved = STACK_DIR / "env.json"
@@ -182,10 +210,8 @@ def started_environment() -> dict[str, str]:
 
 def write_env_files(env: dict[str, str]) -> None:
     lines = [f"export {key}={shlex_quote(value)}" for key, value in sorted(env.items())]
-    (STACK_DIR / "env.sh").write_text("\n".join(lines) + "\n")
-    (STACK_DIR / "env.sh").chmod(0o600)
-    (STACK_DIR / "env.json").write_text(json.dumps(env, indent=2))
-    (STACK_DIR / "env.json").chmod(0o600)
+    write_secret(STACK_DIR / "env.sh", "\n".join(lines) + "\n")
+    write_secret(STACK_DIR / "env.json", json.dumps(env, indent=2))
 
 
 def shlex_quote(value: str) -> str:
@@ -244,14 +270,18 @@ def commands(state: dict) -> dict[str, list[str]]:
             "--backend-store-uri", sqlalchemy_url(MLFLOW_DB),
             "--artifacts-destination", str(artifacts),
             "--serve-artifacts",
-            "--host", "127.0.0.1", "--port", str(state["mlflow_port"]),
+            "--host", LOOPBACK, "--port", str(state["mlflow_port"]),
             "--workers", "1",
         ],
         "api-server": [str(BIN / "airflow"), "api-server"],
         "scheduler": [str(BIN / "airflow"), "scheduler"],
         "dag-processor": [str(BIN / "airflow"), "dag-processor"],
-        "triggerer": [str(BIN / "airflow"), "triggerer"],
-        "worker": [str(BIN / "airflow"), "celery", "worker",
+        "log-server": [
+            sys.executable, "-m", "uvicorn", "airflow.utils.serve_logs.log_server:get_app",
+            "--factory", "--host", LOOPBACK, "--port", str(log_port(state)), "--no-access-log",
+        ],
+        "triggerer": [str(BIN / "airflow"), "triggerer", "--skip-serve-logs"],
+        "worker": [str(BIN / "airflow"), "celery", "worker", "--skip-serve-logs",
                    "--concurrency", os.environ.get("STACK_WORKER_CONCURRENCY", "2")],
     }
 
@@ -399,9 +429,7 @@ def up() -> None:
     home.mkdir(parents=True, exist_ok=True)
     for sub in ("data", "mlflow-artifacts", "logs", "pids"):
         (STACK_DIR / sub).mkdir(parents=True, exist_ok=True)
-    passwords = home / "passwords.json"
-    passwords.write_text(json.dumps({ADMIN: state["admin_password"]}))
-    passwords.chmod(0o600)
+    write_secret(home / "passwords.json", json.dumps({ADMIN: state["admin_password"]}))
     write_env_files(env)
     ensure_databases()
     cmds = commands(state)

@@ -50,7 +50,18 @@ def test_status_shows_aliases_and_the_latest_decisions(store, tracking_uri, caps
         ["ALIAS", "VERSION"], ["challenger", "3"], ["champion", "2"], ["previous_champion", "1"]]
     assert lines[8].split() == ["3", "reject", "rejected", "2", "nightly/scheduled__3", "roc_auc",
                                 "0.70", "vs", "champion", "0.80"]
-    assert lines[9].split()[:3] == ["2", "-", "-"]
+    assert [line.split()[:3] for line in lines[9:11]] == [["2", "-", "champion"],
+                                                          ["1", "-", "replaced"]]
+
+
+def test_status_shows_one_champion_after_a_rollback(store, tracking_uri, capsys):
+    run(capsys, tracking_uri, "rollback", MODEL, "--reason", "bad predictions")
+
+    code, out, _ = run(capsys, tracking_uri, "status", MODEL, "--json")
+
+    statuses = {d["version"]: d["status"] for d in json.loads(out)["decisions"]}
+    assert code == EXIT_OK
+    assert statuses == {"3": "rejected", "2": "rolled_back", "1": "champion"}
 
 
 def test_status_as_json(store, tracking_uri, capsys):

@@ -19,7 +19,9 @@ inside :func:`check_drift`, and windows above ``sample_size`` rows are sampled w
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -35,7 +37,7 @@ from airflow_mlops.core.drift_history import (
     record_window,
     remembered_digest,
 )
-from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
+from airflow_mlops.core.errors import ConfigError, DataError, PathEscapeError, RegistryError
 from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.core.io import (
     Sampled,
@@ -49,6 +51,8 @@ from airflow_mlops.core.io import (
     sample_positions,
     short,
 )
+from airflow_mlops.core.paths import require_under
+from airflow_mlops.core.reports import NO_SCRIPT, policy_meta, safe_evidently_html
 from airflow_mlops.core.validation import jsonable
 
 if TYPE_CHECKING:
@@ -84,6 +88,7 @@ MAX_SUMMARY_BYTES = 4096
 MAX_NEW_VALUES = 3
 MAX_TEXT = 120
 MAX_REASON = 600
+MAX_CATEGORY = 200
 # Summary keys RequestRetrainOperator reads; fit_summary never clips them.
 KEPT = frozenset({"monitor", "drifted", "champion_version", "verdict", "window"})
 RESULT_FILE = "drift_result.json"
@@ -105,11 +110,23 @@ class Reference:
     digest: str | None = None
 
 
-def champion_reference(client: MlflowClient, model: str, uri: str | None = None) -> Reference:
+class UntrustedReferenceError(RegistryError):
+    """The champion's recorded training data is not where, or not what, it may be read as."""
+
+
+def champion_reference(
+    client: MlflowClient, model: str, uri: str | None = None, *, roots: Sequence[str] = ()
+) -> Reference:
     """The champion's training data, from its version tags, or ``uri`` when given.
+
+    A registry writer can set any tag, so a recorded location is only read when it lies
+    inside one of ``roots`` (no ``..``, no link leading out) and comes with its recorded
+    row fingerprint or file digest, which the data must then match before it is used.
 
     :raises NoChampionError: the model has no champion.
     :raises RegistryError: the champion records no training data and no ``uri`` is given.
+    :raises UntrustedReferenceError: the recorded data lies outside ``roots``, or neither
+        its fingerprint nor its digest is recorded.
     """
     version = registry.alias_version(client, model, registry.CHAMPION)
     if version is None:
@@ -124,8 +141,38 @@ def champion_reference(client: MlflowClient, model: str, uri: str | None = None)
             f"{registry.tag('data_uri')}); it was not registered by airflow-mlops. Set "
             "drift.reference_uri in the model config to the data it was trained on"
         )
-    return Reference(model, version, recorded, tags.get(registry.tag("data_fingerprint")),
-                     tags.get(registry.tag("data_digest")))
+    where = f"model '{model}' champion v{version}"
+    location = _allowed_location(recorded, roots, where)
+    reference = Reference(model, version, location, tags.get(registry.tag("data_fingerprint")),
+                          tags.get(registry.tag("data_digest")))
+    if not (reference.fingerprint or reference.digest):
+        raise UntrustedReferenceError(
+            f"{where}: its training data {_clip(recorded, MAX_TEXT)!r} comes with no recorded "
+            f"fingerprint or digest (tags {registry.tag('data_fingerprint')}, "
+            f"{registry.tag('data_digest')}), so nothing shows it is the data the model was "
+            "trained on; refusing to read it. Promote a version the retrain DAG registered "
+            "(it records both), or set drift.reference_uri in the model config to the data "
+            "to compare with"
+        )
+    return reference
+
+
+def _allowed_location(recorded: str, roots: Sequence[str], where: str) -> str:
+    """``recorded``, normalised, if it lies inside one of ``roots``."""
+    problems = []
+    for root in roots:
+        try:
+            return require_under(root, recorded, what="recorded training data")
+        except PathEscapeError as exc:
+            problems.append(str(exc))
+    allowed = ", ".join(roots) or "none configured"
+    raise UntrustedReferenceError(
+        f"{where}: tag {registry.tag('data_uri')} names {_clip(recorded, MAX_TEXT)!r}, which is "
+        f"not inside a folder a reference may be read from ({allowed}); refusing to read it"
+        + (f" ({_clip(problems[-1], MAX_TEXT * 2)})" if len(problems) == 1 else "")
+        + ". A registry tag may only name data under the model's data_uri folder: set "
+        "drift.reference_uri in the model config, or add the folder to [mlops] reference_roots"
+    )
 
 
 def verify_reference(frame: pd.DataFrame, reference: Reference) -> None:
@@ -393,15 +440,28 @@ def _check_methods(kinds: dict[str, str], options: DriftOptions) -> None:
 
 
 def _as_categories(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Categorical columns as strings (missing values stay missing), for Evidently."""
+    """Categorical columns as strings (missing values stay missing), for Evidently.
+
+    Values longer than :data:`MAX_CATEGORY` characters are cut to their start plus a digest
+    of the whole, so distinct values stay distinct while the report stays small.
+    """
     import pandas as pd
 
     frame = frame.copy(deep=False)
     for column in columns:
         values = frame[column]
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-            frame[column] = values.where(values.isna(), values.astype(str))
+            values = values.astype(object).where(values.isna(), values.astype(str))
+        long = (values.str.len().fillna(0) > MAX_CATEGORY).astype(bool)
+        if long.any():
+            values = values.astype(object).where(~long, values[long].map(_short_category))
+        frame[column] = values
     return frame
+
+
+def _short_category(value: str) -> str:
+    digest = hashlib.sha256(value.encode()).hexdigest()[:12]
+    return f"{value[:MAX_CATEGORY - 40]}... ({len(value)} characters, {digest})"
 
 
 def _new_values(reference: pd.Series, current: pd.Series) -> str:
@@ -450,7 +510,16 @@ def _run_evidently(
             raise DataError(f"Evidently could not compare columns {', '.join(columns)}: "
                             f"{short(exc)}") from None
     result = snapshot.dict()
-    return _column_verdicts(result), result, snapshot.get_html_str(as_iframe=False)
+    return _column_verdicts(result), result, _evidently_page(snapshot)
+
+
+def _evidently_page(snapshot) -> str | None:
+    """Evidently's HTML report, unable to run script from data; None if it cannot be made so."""
+    try:
+        return safe_evidently_html(snapshot.get_html_str(as_iframe=False))
+    except ValueError as exc:
+        logging.getLogger(__name__).warning("Drift report without Evidently's part: %s", exc)
+        return None
 
 
 def _column_verdicts(result: dict) -> list[ColumnDrift]:
@@ -534,22 +603,27 @@ def monitor_drift(
     lineage: dict[str, str],
     prediction: str | None = None,
     reference_uri: str | None = None,
+    reference_roots: Sequence[str] = (),
     artifact_location: str | None = None,
     locate: Callable[[str], StoragePath] = as_path,
 ) -> CheckedWindow:
     """Check one window against the champion's training data and record it in the history.
 
-    Data that cannot be compared (unreadable, no rows, a feature missing, the reference
-    changed) is a failed check with the reason, recorded too. ``locate`` turns a URI into
-    the path the data is read through. The window is sampled while it is read.
+    The champion's recorded training data is read only from inside ``reference_roots``
+    (see :func:`champion_reference`); nothing is recorded when it is refused. Data that
+    cannot be compared (unreadable, no rows, a feature missing, the reference changed) is a
+    failed check with the reason, recorded too. ``locate`` turns a URI into the path the
+    data is read through. The window is sampled while it is read.
 
     :raises NoChampionError: the model has no champion.
     :raises RegistryError: the champion records no training data and no ``reference_uri``.
+    :raises UntrustedReferenceError: the recorded training data may not be read.
     :raises ConfigError: a configured method does not fit a column.
     """
     import mlflow
 
-    reference = champion_reference(mlflow.MlflowClient(), model_name, reference_uri)
+    reference = champion_reference(mlflow.MlflowClient(), model_name, reference_uri,
+                                   roots=reference_roots)
     context = {"model": model_name, "champion_version": reference.version,
                "reference": reference.uri, "current": data_uri, "window": window.to_dict()}
     result = None
@@ -596,13 +670,15 @@ def reference_sample(
 
     The reference file's digest is computed when the file is new or rewritten (remembered
     per size and modification time). Bytes equal to the digest recorded at training are the
-    trained-on rows: they are sampled while read, like a window. Other bytes are read whole
-    and fail verification when their rows differ from the recorded fingerprint; otherwise
-    (same rows, or nothing recorded because ``reference_uri`` was given) they are sampled.
-    Samples are cached in the monitoring experiment per champion version, sampling and digest.
+    trained-on rows: they are sampled while read, like a window. Other bytes are refused
+    when only a digest was recorded; otherwise they are read whole and fail verification
+    when their rows differ from the recorded fingerprint; else (same rows, or nothing
+    recorded because ``reference_uri`` was given) they are sampled. Samples are cached in
+    the monitoring experiment per champion version, sampling and digest; nothing about the
+    file is stored before it passed these checks.
     """
     path = locate(reference.uri)
-    digest = remembered_digest(
+    digest, remember = remembered_digest(
         experiment_name, reference.uri, file_version(path),
         lambda: file_digest(path, name=reference.uri), artifact_location,
     )
@@ -611,17 +687,26 @@ def reference_sample(
         if digest == reference.digest:
             return read_sample(path, size=options.sample_size, seed=options.seed,
                                name=reference.uri)
+        if reference.digest and not reference.fingerprint:
+            raise DataError(
+                f"{reference.uri}: changed since model '{reference.model}' "
+                f"v{reference.version} was trained on it (SHA-256 {digest}, recorded "
+                f"{reference.digest}); drift would be measured against other data"
+            )
         frame = read_table(path, name=reference.uri)
         verify_reference(frame, reference)
         return Sampled(sample(frame, options.sample_size, options.seed), len(frame.index),
                        list(frame.columns))
 
     if options.sample_size is None:
-        return build()
-    key = (f"reference/{reference.model}/v{reference.version}/"
-           f"{reference.fingerprint or 'unrecorded'}/{digest}/"
-           f"{options.sample_size}/{options.seed}")
-    return cached_sample(experiment_name, key, build, artifact_location)
+        sampled = build()
+    else:
+        key = (f"reference/{reference.model}/v{reference.version}/"
+               f"{reference.fingerprint or 'unrecorded'}/{digest}/"
+               f"{options.sample_size}/{options.seed}")
+        sampled = cached_sample(experiment_name, key, build, artifact_location)
+    remember()
+    return sampled
 
 
 def _summary(result: DriftResult | None, reason: str, context: dict) -> dict:
@@ -671,6 +756,6 @@ def _with_banner(result: DriftResult | None, summary: dict) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-            f"</title></head><body style=\"font-family:sans-serif\"><h1>{escape(title)}</h1>"
-            f"{body}</body></html>")
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"{policy_meta(NO_SCRIPT)}<title>{escape(title)}</title></head>"
+            f'<body style="font-family:sans-serif"><h1>{escape(title)}</h1>{body}</body></html>')

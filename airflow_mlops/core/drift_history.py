@@ -295,18 +295,21 @@ def cached_sample(
 def remembered_digest(
     experiment_name: str, location: str, version: FileVersion | None, compute: Callable[[], str],
     artifact_location: str | None = None,
-) -> str:
+) -> tuple[str, Callable[[], None]]:
     """``compute()``'d digest of the file at ``location``, remembered per file ``version``.
 
     ``version`` is the file's :func:`~airflow_mlops.core.io.file_version`;
     the digest is looked up under it in the monitoring experiment and computed only when the
     file is new or was rewritten. Without a version, or for a file modified within
     :data:`RACY_SECONDS` of being hashed, it is computed every time.
+
+    :return: the digest, and a function that remembers a computed one: call it once the
+        file's contents are verified, so nothing is stored about a file that was refused.
     """
     import mlflow
 
     if version is None:
-        return compute()
+        return compute(), _nothing
     client = mlflow.MlflowClient()
     experiment_id = ensure_experiment(monitoring_experiment(experiment_name), artifact_location)
     where = hashlib.sha256(location.encode()).hexdigest()[:16]
@@ -318,13 +321,21 @@ def remembered_digest(
         max_results=1,
     )
     if runs:
-        return runs[0].data.tags[registry.tag("digest")]
+        return runs[0].data.tags[registry.tag("digest")], _nothing
     hashed_at = time.time()
     digest = compute()
-    if hashed_at - version.mtime_ns / 1e9 >= RACY_SECONDS:
+    if hashed_at - version.mtime_ns / 1e9 < RACY_SECONDS:
+        return digest, _nothing
+
+    def remember() -> None:
         run = client.create_run(experiment_id, run_name=f"digest {location}", tags={
             registry.tag("monitor"): DIGEST_MONITOR, registry.tag("location_key"): where,
             registry.tag("location"): location, registry.tag("file_version"): str(version),
             registry.tag("digest"): digest})
         client.set_terminated(run.info.run_id, "FINISHED")
-    return digest
+
+    return digest, remember
+
+
+def _nothing() -> None:
+    """Nothing to remember."""

@@ -322,13 +322,14 @@ def comparison_chart(record: dict) -> Figure:
     _bars(panels[0], names, [record["challenger_metrics"][n] for n in names],
           [champion.get(n) for n in names], f"v{record['champion_version']}")
     panels[0].set_title(f"{record['model']}: v{record['challenger_version']} "
-                        f"{record['verdict']}")
+                        f"{record['verdict']}", parse_math=False)
     if slices:
         values = slices["values"]
         _bars(panels[1], [f"{v['value']}\n({v['rows']})" for v in values],
               [v["challenger"] for v in values], [v["champion"] for v in values],
               f"v{record['champion_version']}")
-        panels[1].set_title(f"{slices['metric']} by {slices['column']} (rows)")
+        panels[1].set_title(f"{slices['metric']} by {slices['column']} (rows)",
+                            parse_math=False)
     return figure
 
 
@@ -341,5 +342,6 @@ def _bars(axes: Any, labels: list[str], challenger: list, champion: list,
     axes.bar(positions - 0.2, as_numbers, 0.4, label=f"champion {champion_label}")
     axes.bar(positions + 0.2, [np.nan if v is None else v for v in challenger], 0.4,
              label="challenger")
-    axes.set_xticks(positions, labels, rotation=30, ha="right")
+    # Labels are data values: "$...$" is text, not matplotlib math to parse.
+    axes.set_xticks(positions, labels, rotation=30, ha="right", parse_math=False)
     axes.legend()

@@ -21,6 +21,7 @@ from airflow_mlops.core.errors import PathEscapeError
 
 Root = TypeVar("Root")
 DRIVE = re.compile(r"[A-Za-z]:")
+TEMPLATE_START = re.compile(r"\{[{%#]")
 LOCAL_PROTOCOLS = {"file", "local"}
 
 
@@ -142,3 +143,19 @@ def refuse_traversal(location: str, *, what: str = "location") -> str:
     if problem:
         raise PathEscapeError(f"{what} {location!r}: {problem}; refusing it")
     return location
+
+
+def template_root(template: str) -> str | None:
+    """The folder every rendering of the location ``template`` lies in: the text before its
+    first Jinja tag, up to the last ``/`` (a plain location: its folder).
+
+    ``/data/churn/ds={{ ds }}/part.csv`` gives ``/data/churn``. None when that leaves no
+    folder, or only a file system's or a store's root (``/``, ``s3://``): such a root would
+    allow everything.
+    """
+    prefix = TEMPLATE_START.split(template, maxsplit=1)[0]
+    scheme, separator, path = prefix.rpartition("://")
+    folder = path.rpartition("/")[0]
+    if not folder.strip("/"):
+        return None
+    return f"{scheme}{separator}{folder}"

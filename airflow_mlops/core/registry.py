@@ -15,6 +15,9 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 PROMOTE, ROLLBACK = "promote", "rollback"
+# A version's ``status`` tag after champion moves away from it: what happened, while the
+# aliases say where it stands (a replaced champion may still be previous_champion).
+REPLACED, ROLLED_BACK = "replaced", "rolled_back"
 TAG_PREFIX = "airflow_mlops."
 # What registries answer for an unset alias or an unknown model (MLflow uses the first two).
 NOT_FOUND_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
@@ -90,9 +93,10 @@ def promote(
     """Move ``champion`` to ``version`` only if it still points at ``expected_champion``.
 
     The old champion becomes ``previous_champion``. The move is written to the ledger first
-    (in progress), then previous_champion, then champion, then the entry is completed: a
-    re-run of the same DAG run completes an interrupted move, and does nothing after a
-    completed one, even when later runs have moved the champion since.
+    (in progress), then previous_champion, then champion, then the versions' ``status`` tags
+    (``champion``; ``replaced`` on the old one), then the entry is completed: a re-run of the
+    same DAG run completes an interrupted move, and does nothing after a completed one, even
+    when later runs have moved the champion since.
     """
     version = str(version)
     expected = None if expected_champion is None else str(expected_champion)
@@ -115,7 +119,7 @@ def promote(
                              to_version=version, action=PROMOTE, reason=reason, lineage=lineage)
     else:
         _abandon_if_overtaken(client, model, entry, current, "promotion")
-    _complete(client, entry)
+    _complete(client, entry, replaced={"status": REPLACED})
     return {**result, "previous_champion": entry.from_version, "moved": True}
 
 
@@ -141,9 +145,10 @@ def rollback(
 ) -> dict:
     """Point ``champion`` back at ``previous_champion``, which takes the rolled-back version.
 
-    With ``expected_champion``, only if the champion is still that version. Recorded in the
-    ledger like a promotion; a re-run of the same DAG run (``lineage``) does not roll back
-    twice. Rolling back again undoes the rollback.
+    Their ``status`` tags become ``champion`` and ``rolled_back``. With
+    ``expected_champion``, only if the champion is still that version. Recorded in the ledger
+    like a promotion; a re-run of the same DAG run (``lineage``) does not roll back twice.
+    Rolling back again undoes the rollback.
     """
     entry = _own_entry(client, model, CHAMPION, ROLLBACK, lineage)
     if entry is not None and entry.done:
@@ -168,9 +173,8 @@ def rollback(
                              to_version=target, action=ROLLBACK, reason=reason, lineage=lineage)
     else:
         _abandon_if_overtaken(client, model, entry, current, "rollback")
-    _complete(client, entry)
-    set_version_tags(client, model, entry.from_version, {
-        "status": "rolled_back",
+    _complete(client, entry, replaced={
+        "status": ROLLED_BACK,
         "rolled_back_by": f"{lineage.get('dag_id')}/{lineage.get('run_id')}",
     })
     return {"model": model, "champion": entry.to_version,
@@ -185,8 +189,12 @@ def _own_entry(client: MlflowClient, model: str, alias: str, action: str,
     return ledger.find(client, model, ledger.entry_key(model, alias, action, lineage))
 
 
-def _complete(client: MlflowClient, entry: ledger.Entry) -> None:
-    """Carry out a champion move the ledger records: previous_champion, then champion."""
+def _complete(client: MlflowClient, entry: ledger.Entry, *, replaced: dict) -> None:
+    """Carry out a champion move the ledger records: previous_champion, then champion, then
+    the ``status`` tags (``replaced`` on the version champion left), then the entry.
+
+    Each write sets a final value, so a re-run after any prefix of them completes the move.
+    """
     model = entry.model
     if entry.from_version is not None:
         client.set_registered_model_alias(model, PREVIOUS_CHAMPION, entry.from_version)
@@ -198,6 +206,9 @@ def _complete(client: MlflowClient, entry: ledger.Entry) -> None:
             f"model '{model}': champion is version {after} right after moving it to "
             f"{entry.to_version}; another promoter wrote concurrently"
         )
+    if entry.from_version is not None:
+        set_version_tags(client, model, entry.from_version, replaced)
+    set_version_tags(client, model, entry.to_version, {"status": CHAMPION})
     ledger.finish(client, entry)
 
 

@@ -3,12 +3,21 @@
 The HTML is rendered here from the result JSON (no GX Data Docs site, no external CSS or
 scripts), so a report opens anywhere it is stored: a results folder, object storage or an
 MLflow run's artifacts.
+
+Every page treats data values and column names as text: they are HTML-escaped, and each
+page carries a Content-Security-Policy (:func:`policy_meta`) under which no script runs
+(:data:`NO_SCRIPT`), or, for Evidently's drift report, only Evidently's own inline scripts,
+allowed by their SHA-256 (:func:`safe_evidently_html`). A policy in a ``<meta>`` element
+cannot ``sandbox`` the page (browsers ignore that directive there), so hashes it is.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +29,13 @@ if TYPE_CHECKING:
 
     from airflow_mlops.core.validation import ValidationSummary
 
+NO_SCRIPT = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+             "base-uri 'none'; form-action 'none'")
+# Evidently 0.7 embeds the report's data as two JSON literals in one <script>, one per line:
+# json.dumps writes no raw newline, so each line holds one whole literal.
+EVIDENTLY_DATA = re.compile(
+    r"<script>\n    var (metric_\w+) = (.*);\n    var additional_graphs_\1 = (.*);\n</script>")
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 RESULT_FILE = "validation_result.json"
 REPORT_FILE = "validation_report.html"
 RULE_HIDDEN = {"batch_id", "column", "column_A", "column_B"}
@@ -33,6 +49,52 @@ th{background:#f3f3f3} code{font-size:.9em;word-break:break-all}
 dl{display:grid;grid-template-columns:max-content auto;gap:.25rem 1rem}
 dt{font-weight:600}
 """
+
+
+def policy_meta(policy: str) -> str:
+    """A ``<meta>`` element setting the page's Content-Security-Policy; first in ``<head>``."""
+    return f'<meta http-equiv="Content-Security-Policy" content="{escape(policy)}">'
+
+
+def script_safe_json(text: str) -> str:
+    """JSON text that can stand inside a ``<script>`` element: ``<``, ``>`` and ``&`` as
+    ``\\u`` escapes, so no ``</script>`` or ``<!--`` in a value ends or bends the element.
+
+    Outside strings JSON holds none of these characters, so the text stays the same JSON
+    (and the same JavaScript literal).
+    """
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _script_hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def safe_evidently_html(html: str) -> str:
+    """Evidently's standalone report, made unable to run script from the data it shows.
+
+    Its embedded data is re-escaped with :func:`script_safe_json`, and a policy allows only
+    the page's own inline scripts (by hash): a script or event handler that a value still
+    slipped in would not run. Evidently's fonts and charts use data and blob URLs and
+    inline styles, which stay allowed.
+
+    :raises ValueError: the page is not shaped as Evidently 0.7 writes it.
+    """
+    matches = list(EVIDENTLY_DATA.finditer(html))
+    if len(matches) != 1:
+        raise ValueError("Evidently's report is not shaped as expected (one data script)")
+    match = matches[0]
+    name, info, graphs = match.groups()
+    data = (f"<script>\n    var {name} = {script_safe_json(info)};\n"
+            f"    var additional_graphs_{name} = {script_safe_json(graphs)};\n</script>")
+    page = html[:match.start()] + data + html[match.end():]
+    if page.count("<head>") != 1:
+        raise ValueError("Evidently's report is not shaped as expected (one <head>)")
+    scripts = " ".join(dict.fromkeys(_script_hash(s) for s in INLINE_SCRIPT.findall(page)))
+    policy = (f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+              "font-src data:; img-src data: blob:; base-uri 'none'; form-action 'none'")
+    return page.replace("<head>", f"<head>\n{policy_meta(policy)}", 1)
 
 
 def _cell(value: Any) -> str:
@@ -94,7 +156,7 @@ def render_html(summary: ValidationSummary, result: dict) -> str:
     """A self-contained HTML page for one validation run."""
     title = f"Validation of {summary.data}"
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{policy_meta(NO_SCRIPT)}"
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{escape(title)}: {_status(summary.success)}</h1>"
         f"<p>{escape(summary.headline())}.</p>{_facts(summary)}"

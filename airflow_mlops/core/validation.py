@@ -32,6 +32,9 @@ MAX_SUMMARY_BYTES = 4096
 MAX_TEXT = 120
 MAX_REASON = 300
 MAX_DESCRIBED = 10
+# Per GX result in the full JSON result: longer strings and lists or objects are cut.
+MAX_RESULT_TEXT = 1000
+MAX_RESULT_ITEMS = 20
 DETAIL_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 EXPECTATION_KEYS = {"type", "kwargs", "meta", "notes", "description", "severity", "id",
                     "rendered_content"}
@@ -170,6 +173,30 @@ def _clip(value: Any, limit: int = MAX_TEXT) -> Any:
     if isinstance(value, str) and len(value) > limit:
         return value[: limit - 3] + "..."
     return value
+
+
+def bounded(value: Any, text: int = MAX_RESULT_TEXT, items: int = MAX_RESULT_ITEMS) -> Any:
+    """``value`` (JSON types) with strings cut to ``text`` characters and lists and objects
+    to ``items`` entries, each cut saying how much it left out."""
+    if isinstance(value, str):
+        return value if len(value) <= text else f"{value[:text]}... ({len(value)} characters)"
+    if isinstance(value, list):
+        kept = [bounded(item, text, items) for item in value[:items]]
+        return kept + ([f"... and {len(value) - items} more"] if len(value) > items else [])
+    if isinstance(value, dict):
+        kept = {bounded(str(key), text, items): bounded(item, text, items)
+                for key, item in list(value.items())[:items]}
+        if len(value) > items:
+            kept["..."] = f"and {len(value) - items} more entries"
+        return kept
+    return value
+
+
+def _bounded_result(result: dict) -> dict:
+    """A GX result with what it holds of the data (observed and example values, partial
+    lists, error messages) cut by :func:`bounded`; the expectation itself stays whole."""
+    return {key: value if key == "expectation_config" else bounded(value)
+            for key, value in result.items()}
 
 
 # --- suites ------------------------------------------------------------------------------
@@ -497,13 +524,16 @@ def validate_frame(frame: pd.DataFrame, suite: Suite | str | Path, *, data_name:
                    ) -> Validation:
     """Validate ``frame`` against ``suite`` (a :class:`Suite` or a suite file).
 
+    The full result holds GX's results with what they quote of the data cut by
+    :func:`bounded`, so its size is bounded by the suite's, whatever the data holds.
+
     :param data_name: how messages and reports name the data set.
     :raises SuiteError: the suite is malformed or names an unknown expectation.
     :raises DataError: GX cannot evaluate the data at all.
     """
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
-    results = _evaluate(frame, suite, data_name)
+    results = [_bounded_result(r) for r in _evaluate(frame, suite, data_name)]
     failures = [_failure(frame, r) for r in results if not r["success"]]
     statistics = {
         "evaluated_expectations": len(results),

@@ -39,14 +39,17 @@ class SmokeCheckOperator(BaseOperator):
     Run it before an alias moves. A version whose files are missing, tampered, pickled or
     trust types outside the allow-list, that has no signature, or that cannot predict on
     the sample's columns and types fails the task without retrying, so nothing downstream
-    promotes it. The outcome and the SHA-256 of the checked files are tagged on the version
-    (``smoke_check``); scoring and export later refuse files that differ.
+    promotes it. The model loads and predicts in a child process: one that crashes it or
+    does not answer within ``time_limit`` fails the task the same way. The outcome and the
+    SHA-256 of the checked files are tagged on the version (``smoke_check``); scoring and
+    export later refuse files that differ.
 
     :param model_name: registered model name.
     :param version: the version to check. (templated)
     :param data_uri: CSV or Parquet file the sample is taken from (local path or
         object-storage URI). (templated)
     :param sample_rows: how many of its first rows to predict on.
+    :param time_limit: seconds the model may take to load and predict.
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
@@ -59,6 +62,7 @@ class SmokeCheckOperator(BaseOperator):
         version: str,
         data_uri: str,
         sample_rows: int = 100,
+        time_limit: float = 300.0,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         **kwargs,
     ) -> None:
@@ -67,6 +71,7 @@ class SmokeCheckOperator(BaseOperator):
         self.version = version
         self.data_uri = data_uri
         self.sample_rows = sample_rows
+        self.time_limit = time_limit
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
@@ -79,7 +84,7 @@ class SmokeCheckOperator(BaseOperator):
                 result = smoke_check(
                     frame, model_name=self.model_name, version=str(self.version),
                     sample_name=self.data_uri, lineage=run_lineage(context),
-                    sample_rows=self.sample_rows,
+                    sample_rows=self.sample_rows, time_limit=self.time_limit,
                 )
         except MlopsError as exc:
             raise AirflowFailException(f"smoke check failed: {exc}") from None

@@ -15,7 +15,12 @@ from airflow_mlops.core.failure import FailurePolicy
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.failure import enforce
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import REPORT_XCOM_KEY, ReportLink, storage_path
+from airflow_mlops.operators.links import (
+    REPORT_XCOM_KEY,
+    RESULTS_SECTION,
+    ReportLink,
+    storage_path,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
@@ -24,6 +29,16 @@ if TYPE_CHECKING:
 
 # How many of the retrain asset's newest events are read for earlier requests.
 RECENT_REQUESTS = 100
+REFERENCE_ROOTS_OPTION = "reference_roots"
+
+
+def configured_reference_roots() -> list[str]:
+    """Config ``[mlops] reference_roots``: more folders (comma-separated) the champion's
+    recorded training data may be read from."""
+    from airflow.sdk import conf
+
+    configured = conf.get(RESULTS_SECTION, REFERENCE_ROOTS_OPTION, fallback="") or ""
+    return [root.strip() for root in configured.split(",") if root.strip()]
 
 
 def monitoring_window(context: Context) -> Window:
@@ -49,9 +64,12 @@ class DriftCheckOperator(BaseOperator):
     """
     Compare the interval's data with the champion's training data (Evidently); act by policy.
 
-    The reference is the data the ``champion`` version was trained on (its recorded URI and
-    fingerprint) or ``reference_uri``. Monitored are the features, and the target and
-    ``prediction`` columns where both data sets have them. A window has drifted when at least
+    The reference is the data the ``champion`` version was trained on (its recorded URI,
+    fingerprint and digest) or ``reference_uri``. A recorded URI is read only inside
+    ``reference_roots`` or a folder of config ``[mlops] reference_roots``, and only when the
+    version records the data's fingerprint or digest, which the data must match. Monitored
+    are the features, and the target and ``prediction`` columns where both data sets have
+    them. A window has drifted when at least
     ``drift_share`` of the columns drifted. Windows above ``sample_size`` rows are sampled
     (Parquet while it is read). Data is read through ObjectStoragePath: object storage URIs
     such as ``s3://conn_id@bucket/key`` use the connection's credentials.
@@ -70,6 +88,8 @@ class DriftCheckOperator(BaseOperator):
     :param prediction: column of model outputs; monitored when both data sets have it.
     :param reference_uri: data to compare with instead of the champion's training data.
         (templated)
+    :param reference_roots: folders the champion's recorded training data may lie in: the
+        model's data folder (:func:`~airflow_mlops.core.paths.template_root` of its data URI).
     :param drift_share: share of drifted columns from which the window has drifted.
     :param method: Evidently drift method for every column; chosen per column when None.
     :param threshold: threshold of the method; the method's default when None.
@@ -94,6 +114,7 @@ class DriftCheckOperator(BaseOperator):
         features: list[str] | None = None,
         prediction: str | None = None,
         reference_uri: str | None = None,
+        reference_roots: Sequence[str] = (),
         drift_share: float = 0.5,
         method: str | None = None,
         threshold: float | None = None,
@@ -114,6 +135,7 @@ class DriftCheckOperator(BaseOperator):
         self.features = features
         self.prediction = prediction
         self.reference_uri = reference_uri
+        self.reference_roots = reference_roots
         self.drift_share = drift_share
         self.method = method
         self.threshold = threshold
@@ -143,6 +165,7 @@ class DriftCheckOperator(BaseOperator):
                     features=self.features,
                     prediction=self.prediction,
                     reference_uri=self.reference_uri,
+                    reference_roots=[*self.reference_roots, *configured_reference_roots()],
                     options=options,
                     policy=FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run),
                     lineage=run_lineage(context),

@@ -23,10 +23,10 @@ class PromoteChallengerOperator(BaseOperator):
     Compare-and-set on the decision: the champion must still be the version the evaluation
     compared against. The old champion gets alias ``previous_champion``; the move is written
     to the alias ledger. When another promotion moved the champion, nothing moves and the
-    task fails without retrying. A rejected decision, or a version that failed its smoke
-    check, is never promoted; a dry run moves nothing. Re-running the task for the same DAG
-    run moves nothing a second time. Give it a one-slot ``pool`` per model to serialise
-    promotions.
+    task fails without retrying. A rejected decision, or a version without a passed smoke
+    check of the files training recorded, is never promoted; a dry run moves nothing.
+    Re-running the task for the same DAG run moves nothing a second time. Give it a one-slot
+    ``pool`` per model to serialise promotions.
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``reasons``,
@@ -54,9 +54,9 @@ class PromoteChallengerOperator(BaseOperator):
         from mlflow import MlflowClient
 
         from airflow_mlops.core import registry
-        from airflow_mlops.core.fetch import smoke_record
         from airflow_mlops.core.model_card import refresh_cards
         from airflow_mlops.core.policy import NEEDS_APPROVAL, REJECT
+        from airflow_mlops.core.smoke import require_smoke_passed
 
         decision, model = self.decision, self.model_name
         version, expected = decision["challenger_version"], decision["champion_version"]
@@ -74,7 +74,7 @@ class PromoteChallengerOperator(BaseOperator):
         try:
             with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
                 client = MlflowClient()
-                self._require_smoke_check(smoke_record(client, model, version), version)
+                require_smoke_passed(client, model, version)
                 try:
                     result = registry.promote(
                         client, model, version, expected_champion=expected,
@@ -87,7 +87,6 @@ class PromoteChallengerOperator(BaseOperator):
                     })
                     raise
                 registry.set_version_tags(client, model, version, {
-                    "status": "champion",
                     "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",
                 })
                 refresh_cards(client, model, version, result.get("previous_champion"))
@@ -103,18 +102,6 @@ class PromoteChallengerOperator(BaseOperator):
         from airflow_mlops.operators.openlineage import decision_lineage
 
         return decision_lineage(self, "promote")
-
-    def _require_smoke_check(self, record: dict | None, version: str) -> None:
-        """Refuse a version whose smoke check failed; warn about one never checked."""
-        from airflow_mlops.core.smoke import SmokeCheckError
-
-        if record is None:
-            self.log.warning("Model '%s' v%s was never smoke-checked", self.model_name, version)
-        elif not record.get("passed"):
-            raise SmokeCheckError(
-                f"model '{self.model_name}' v{version} failed its smoke check "
-                f"({record.get('error')}); it cannot be promoted"
-            )
 
 
 class RejectChallengerOperator(BaseOperator):

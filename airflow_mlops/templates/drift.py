@@ -15,6 +15,7 @@ from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, T
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core.config import ModelConfig
+from airflow_mlops.core.paths import template_root
 from airflow_mlops.operators.drift import DriftCheckOperator, RequestRetrainOperator
 from airflow_mlops.operators.quality import ModelQualityOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
@@ -92,6 +93,7 @@ def build_drift_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             features=config.features,
             prediction=drift.prediction,
             reference_uri=drift.reference_uri,
+            reference_roots=[root for root in (template_root(config.data_uri),) if root],
             drift_share=drift.drift_share,
             method=drift.method,
             threshold=drift.threshold,

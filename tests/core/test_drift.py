@@ -286,7 +286,7 @@ def test_champion_without_recorded_reference_is_a_clear_error(champion):
 def test_changed_reference_data_is_detected(champion):
     client, path, make = champion
     make()
-    reference = champion_reference(client, "churn")
+    reference = champion_reference(client, "churn", roots=[str(path.parent)])
     assert reference.uri == str(path)
     verify_reference(pd.read_csv(path), reference)
 
@@ -305,7 +305,7 @@ def test_monitor_drift_records_the_window_and_returns_a_small_summary(champion, 
         model_name="churn", experiment_name="airflow-mlops/churn", window=WINDOW,
         data_uri=str(current_path), target=None, features=None, options=DriftOptions(),
         policy=FailurePolicy(on_failure="warn"), lineage={"dag_id": "d", "run_id": "r"},
-        artifact_location=str(tmp_path / "artifacts"),
+        reference_roots=[str(tmp_path)], artifact_location=str(tmp_path / "artifacts"),
     )
 
     summary = checked.summary
@@ -328,7 +328,8 @@ def monitor(tmp_path: Path, day: int, data_uri: str, **kwargs):
         window=Window(start, start + dt.timedelta(days=1), f"{start:%Y-%m-%d}"),
         data_uri=data_uri, target=None, **{"features": None, **kwargs},
         options=DriftOptions(sample_size=1000, seed=3), policy=FailurePolicy(on_failure="fail"),
-        lineage={}, artifact_location=str(tmp_path / "artifacts"),
+        lineage={}, reference_roots=[str(tmp_path)],
+        artifact_location=str(tmp_path / "artifacts"),
     )
 
 
@@ -501,7 +502,7 @@ def test_monitor_drift_turns_unusable_data_into_a_failed_check(champion, tmp_pat
     checked = monitor_drift(
         model_name="churn", experiment_name="airflow-mlops/churn", window=WINDOW,
         data_uri=str(empty), target=None, features=None, options=DriftOptions(),
-        policy=FailurePolicy(on_failure="fail"), lineage={},
+        policy=FailurePolicy(on_failure="fail"), lineage={}, reference_roots=[str(tmp_path)],
         artifact_location=str(tmp_path / "artifacts"),
     )
 
@@ -562,3 +563,25 @@ def test_invalid_drift_sections_name_the_field(tmp_path, drift, field, message):
         load_model_config(write_config(tmp_path, **drift))
 
     assert f"field '{field}" in str(error.value) and message in str(error.value)
+
+
+def test_long_categories_are_cut_yet_stay_distinct():
+    rng = np.random.default_rng(0)
+    long_a, long_b = "x" * 5000 + "a", "x" * 5000 + "b"
+    reference = pd.DataFrame({"note": rng.choice([long_a, "short"], ROWS)})
+    current = pd.DataFrame({"note": rng.choice([long_b, "short"], ROWS)})
+
+    result = check(reference, current)
+
+    assert result.drifted_columns == ["note"]  # a and b differ only after the cut
+    assert "x" * 5000 not in result.html
+    assert result.html.count("(5001 characters, ") >= 2
+
+
+@pytest.mark.parametrize("dtype", ["category", "string"])
+def test_categorical_columns_of_pandas_own_dtypes_are_compared(dtype):
+    reference, current = frames()
+
+    result = check(reference[["plan"]].astype(dtype), current[["plan"]].astype(dtype))
+
+    assert verdicts(result) == {"plan": True}

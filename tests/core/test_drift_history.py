@@ -182,8 +182,10 @@ def digests(mlflow_session, tmp_path):
             computed.append(1)
             return file_digest(path)
 
-        return remembered_digest(EXPERIMENT, str(path), file_version(path), compute,
-                                 str(tmp_path / "artifacts"))
+        digest, remember = remembered_digest(EXPERIMENT, str(path), file_version(path),
+                                             compute, str(tmp_path / "artifacts"))
+        remember()
+        return digest
 
     return path, digest, computed
 
@@ -232,3 +234,23 @@ def test_a_file_without_a_version_is_hashed_every_time(mlflow_session):
                           lambda: computed.append(1) or "d1g3st")
 
     assert computed == [1, 1]
+
+
+def test_a_digest_is_remembered_only_when_asked_to(mlflow_session, tmp_path):
+    from airflow_mlops.core.drift_history import remembered_digest
+    from airflow_mlops.core.io import file_version
+
+    path = tmp_path / "ref.csv"
+    path.write_text("a,b\n1,2\n")
+    age(path, 60)
+    computed = []
+
+    def digest(remember: bool) -> None:
+        _, remembering = remembered_digest(EXPERIMENT, str(path), file_version(path),
+                                           lambda: computed.append(1) or "d1g3st")
+        if remember:
+            remembering()
+
+    digest(False), digest(True), digest(True)
+
+    assert computed == [1, 1]  # forgotten once, then remembered

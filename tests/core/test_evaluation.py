@@ -15,7 +15,7 @@ from sklearn.metrics import average_precision_score, balanced_accuracy_score, ro
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
-from airflow_mlops.core.evaluation import evaluate_challenger
+from airflow_mlops.core.evaluation import comparison_chart, evaluate_challenger
 from airflow_mlops.core.policy import NEEDS_APPROVAL, PROMOTE, REJECT
 from airflow_mlops.core.smoke import smoke_check
 from airflow_mlops.core.splits import split
@@ -446,3 +446,20 @@ def test_custom_metric_that_cannot_be_imported_is_named(register, evaluate):
                                           "be imported"):
         evaluate(register(LOGISTIC, "run1"), policy={"primary_metric": "mine",
                                                      "custom_metrics": custom})
+
+
+@pytest.mark.parametrize("value", [r"$\foo$", "$x^$", "a$b"])
+def test_comparison_chart_draws_data_values_as_text(value):
+    """A slice value or column with '$' is drawn as text, never parsed as math (which raises)."""
+    import io
+
+    record = {
+        "model": "m$", "challenger_version": "2", "champion_version": "1",
+        "verdict": "promote", "challenger_metrics": {"roc_auc": 0.8},
+        "champion_metrics": {"roc_auc": 0.7},
+        "slices": {"metric": "roc_auc", "column": r"$\col$",
+                   "values": [{"value": value, "rows": 40, "challenger": 0.8, "champion": 0.7}]},
+    }
+    buffer = io.BytesIO()
+    comparison_chart(record).savefig(buffer, format="png")
+    assert buffer.getvalue().startswith(b"\x89PNG")

@@ -9,7 +9,12 @@ import pytest
 from upath import UPath
 
 from airflow_mlops.core.errors import ConfigError, PathEscapeError
-from airflow_mlops.core.paths import refuse_traversal, require_under, resolve_under
+from airflow_mlops.core.paths import (
+    refuse_traversal,
+    require_under,
+    resolve_under,
+    template_root,
+)
 
 ESCAPES = {
     "../etc/passwd": "'..' climbs above the root",
@@ -131,3 +136,21 @@ def test_nothing_is_created_by_resolving(tmp_path):
         resolve_under(tmp_path / "root", "../c.csv")
     assert list(tmp_path.iterdir()) == []
     assert isinstance(resolve_under(tmp_path, "x"), Path)
+
+
+@pytest.mark.parametrize("template, root", [
+    ("/data/churn/ds={{ ds }}/part.csv", "/data/churn"),
+    ("/data/churn/train_{{ ds_nodash }}.csv", "/data/churn"),
+    ("/data/churn/train.csv", "/data/churn"),
+    ("s3://conn@bucket/churn/{% if x %}a{% endif %}/part.parquet", "s3://conn@bucket/churn"),
+    ("file:///data/{# note #}x.csv", "file:///data"),
+    ("data/{{ ds }}.csv", "data"),
+])
+def test_template_root_is_the_folder_before_the_first_jinja_tag(template, root):
+    assert template_root(template) == root
+
+
+@pytest.mark.parametrize("template", ["/{{ ds }}.csv", "s3://{{ bucket }}/x.csv",
+                                      "file:///{{ ds }}.csv", "{{ ds }}.csv", "train.csv"])
+def test_template_root_is_none_where_it_would_allow_everything(template):
+    assert template_root(template) is None

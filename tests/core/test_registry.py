@@ -256,6 +256,45 @@ def test_rollback_twice_undoes_the_rollback(client):
     assert aliases(client) == {registry.CHAMPION: "2", registry.PREVIOUS_CHAMPION: "1"}
 
 
+def statuses(client: MlflowClient) -> dict[str, str]:
+    return {str(v.version): v.tags.get(registry.tag("status"), "")
+            for v in client.search_model_versions(f"name='{MODEL}'")}
+
+
+def test_three_promotions_leave_exactly_one_version_with_status_champion(client):
+    for version, expected in (("1", None), ("2", "1"), ("3", "2")):
+        registry.promote(client, MODEL, version, expected_champion=expected,
+                         lineage={**RUN, "run_id": f"night-{version}"})
+
+    assert statuses(client) == {"1": "replaced", "2": "replaced", "3": "champion"}
+    assert aliases(client) == {registry.CHAMPION: "3", registry.PREVIOUS_CHAMPION: "2"}
+
+
+def test_a_rollback_flips_both_status_tags(client):
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage={**RUN, "run_id": "r2"})
+    assert statuses(client)["1"] == "replaced"  # control: what the rollback changes
+
+    registry.rollback(client, MODEL, lineage=RUN)
+
+    assert statuses(client) == {"1": "champion", "2": "rolled_back", "3": ""}
+
+
+def test_a_move_interrupted_before_its_status_tags_gets_them_on_re_run(client):
+    """A crash after both aliases moved but before the tags: the entry is still in progress,
+    so the re-run writes them."""
+    registry.promote(client, MODEL, "1", expected_champion=None, lineage={**RUN, "run_id": "r1"})
+    ledger.begin(client, model=MODEL, alias=registry.CHAMPION, from_version="1", to_version="2",
+                 action=registry.PROMOTE, reason="", lineage=RUN)
+    client.set_registered_model_alias(MODEL, registry.PREVIOUS_CHAMPION, "1")
+    client.set_registered_model_alias(MODEL, registry.CHAMPION, "2")  # then crashed
+    assert statuses(client)["1"] == "champion"
+
+    registry.promote(client, MODEL, "2", expected_champion="1", lineage=RUN)
+
+    assert statuses(client) == {"1": "replaced", "2": "champion", "3": ""}
+
+
 def test_rollback_needs_a_previous_champion(client):
     with pytest.raises(RegistryError, match="model 'churn' has no champion"):
         registry.rollback(client, MODEL, lineage=RUN)

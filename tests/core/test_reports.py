@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -12,6 +13,8 @@ from airflow_mlops.core.reports import (
     log_reports_to_mlflow,
     mlflow_artifact_link,
     render_html,
+    safe_evidently_html,
+    script_safe_json,
     write_reports,
 )
 from airflow_mlops.core.validation import ValidationSummary, validate_frame
@@ -34,7 +37,7 @@ def test_html_shows_outcome_failures_and_every_expectation(failed):
     assert page.count("<tr>") == 1 + 2 + 1 + 12  # failures head + rows, all head + rows
     assert "tenure_months" in page and "999" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "http" not in page  # self-contained: no external CSS or scripts
+    assert "http:" not in page and "https:" not in page  # no external CSS or scripts
 
 
 def test_html_of_unusable_data_shows_the_error():
@@ -99,3 +102,36 @@ def test_links_to_the_mlflow_ui_for_http_servers():
                                 "validation/v/r.html") == \
         "https://mlflow.internal/#/experiments/3/runs/abc/artifactPath/validation/v/r.html"
     assert mlflow_artifact_link("databricks", "3", "abc", "dbfs:/a/", "r.html") == "dbfs:/a/r.html"
+
+
+def test_script_safe_json_is_the_same_json_without_markup_characters():
+    value = {"</script><!--": ["<b>&amp;</b>", 1]}
+    text = script_safe_json(json.dumps(value))
+
+    assert not set("<>&") & set(text)
+    assert json.loads(text) == value
+
+
+def evidently_shaped(info: dict) -> str:
+    """A page shaped as Evidently 0.7 writes its standalone report."""
+    return ("<!DOCTYPE html><html><head><style>p{}</style><script>\n"
+            f"    var metric_1a = {json.dumps(info)};\n"
+            "    var additional_graphs_metric_1a = {};\n</script>"
+            "</head><body><script>draw(metric_1a)</script></body></html>")
+
+
+def test_evidentlys_data_is_re_escaped_and_only_its_own_scripts_are_allowed():
+    page = safe_evidently_html(evidently_shaped({"column": "</script><head><script>x()"}))
+
+    data = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    assert json.loads(data.split(" = ", 1)[1].split(";\n", 1)[0]) == {
+        "column": "</script><head><script>x()"}
+    assert page.count("<script>") == 2
+    policy = html.unescape(page.split('content="', 1)[1].split('"', 1)[0])
+    scripts = policy.split("script-src ", 1)[1].split(";", 1)[0].split()
+    assert len(scripts) == 2 and all(s.startswith("'sha256-") for s in scripts)
+
+
+def test_a_page_not_shaped_as_evidentlys_is_refused():
+    with pytest.raises(ValueError, match="one data script"):
+        safe_evidently_html("<html><head></head><body><script>x()</script></body></html>")

@@ -16,6 +16,7 @@ from airflow_mlops.core.validation import (
     MAX_SUMMARY_BYTES,
     Suite,
     ValidationSummary,
+    bounded,
     check_data,
     load_suite,
     resolve_suite,
@@ -350,3 +351,17 @@ def test_check_data_turns_unusable_data_into_a_failed_validation(tmp_path, churn
         f"none.csv could not be validated against suite {churn_suite}: none.csv: data set " \
         "not found"
     assert validation.result["success"] is False
+
+
+def test_bounded_cuts_long_strings_lists_and_objects_saying_how_much():
+    value = {"text": "a" * 30, "items": list(range(7)),
+             "nested": [{"deep": "b" * 30}], **{f"k{i}": i for i in range(3)}}
+
+    assert bounded(value, text=10, items=5) == {
+        "text": "aaaaaaaaaa... (30 characters)",
+        "items": [0, 1, 2, 3, 4, "... and 2 more"],
+        "nested": [{"deep": "bbbbbbbbbb... (30 characters)"}],
+        "k0": 0, "k1": 1,
+        "...": "and 1 more entries",
+    }
+    assert bounded([1, "short", None, 2.5]) == [1, "short", None, 2.5]

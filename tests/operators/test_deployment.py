@@ -105,6 +105,17 @@ def test_smoke_check_failure_fails_without_retry_and_moves_nothing(client, tmp_p
     assert registry.alias_version(client, MODEL, registry.CHAMPION) is None
 
 
+def test_a_model_past_the_smoke_check_time_limit_fails_without_retry(client, day):
+    operator = SmokeCheckOperator(task_id="smoke_check", model_name=MODEL, version="3",
+                                  data_uri=str(day), time_limit=0.001)
+
+    with pytest.raises(AirflowFailException, match=r"smoke check failed: model 'churn' v3: the "
+                       r"model did not answer within 0\.001 s while loading it"):
+        operator.execute(context("smoke_check"))
+
+    assert smoke_record(client, MODEL, "3")["passed"] is False
+
+
 def test_batch_score_uses_the_champion_and_the_logical_date(client, day, tmp_path):
     client.set_registered_model_alias(MODEL, registry.CHAMPION, "2")
     before = hashlib.sha256(day.read_bytes()).hexdigest()

@@ -91,6 +91,7 @@ def champion(mlflow_connection, tmp_path):
 def check_drift(tmp_path: Path, day: int, shift: float, **kwargs) -> tuple[dict, dict]:
     path = tmp_path / f"window-{day}.csv"
     window(1500, shift, day + 10).to_csv(path, index=False)
+    kwargs = {"reference_roots": [str(tmp_path)], **kwargs}
     operator = DriftCheckOperator(task_id="check_drift", model_name=MODEL, data_uri=str(path),
                                   experiment_name=EXPERIMENT, target="churned", drift_share=0.3,
                                   **kwargs)
@@ -140,6 +141,20 @@ def test_drifted_window_is_summarised_and_reported_then_warned(champion, tmp_pat
     assert summary["verdict"]["outcome"] == "warn"
     assert pushed[REPORT_XCOM_KEY] == summary["report"] == pushed["return_value"]["report"]
     assert Path(summary["report"]).exists()
+
+
+def test_recorded_data_outside_the_roots_fails_with_the_fix(champion, tmp_path):
+    with pytest.raises(AirflowFailException, match=r"not inside a folder a reference may be "
+                                                   r"read from \(none.*\[mlops\] reference_roots"):
+        check_drift(tmp_path, 2, shift=2.0, reference_roots=[])
+
+
+def test_config_reference_roots_add_folders(champion, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__MLOPS__REFERENCE_ROOTS", f"/elsewhere, {tmp_path}")
+
+    summary, _ = check_drift(tmp_path, 2, shift=2.0, reference_roots=[])
+
+    assert summary["drifted"] is True
 
 
 def test_fail_policy_fails_after_pushing_the_summary(champion, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.core import ledger, registry
+from airflow_mlops.core.fetch import DIGEST_TAG, SMOKE_TAG
 from airflow_mlops.operators.registry import (
     PromoteChallengerOperator,
     RejectChallengerOperator,
@@ -30,15 +31,23 @@ def decision(version: str, champion: str | None, verdict: str = "promote", **ext
             "reasons": [f"v{version} beats v{champion}"], **extra}
 
 
+def smoke_checked(client, version: str, digest: str) -> None:
+    """Tag ``version`` as trained with files ``digest`` and smoke-checked on them."""
+    registry.set_version_tags(client, MODEL, version, {
+        DIGEST_TAG: digest, SMOKE_TAG: {"passed": True, "digest": digest}})
+
+
 @pytest.fixture
 def client(mlflow_connection, tmp_path):
-    """Model MODEL with versions 1 to 3, reached through the mlflow_default connection."""
+    """Model MODEL with versions 1 to 3, each smoke-checked, reached through the
+    mlflow_default connection."""
     from mlflow import MlflowClient
 
     client = MlflowClient(mlflow_connection, mlflow_connection)
     registry.ensure_registered_model(client, MODEL)
     for number in range(3):
-        client.create_model_version(MODEL, source=str(tmp_path / f"model{number}"))
+        version = client.create_model_version(MODEL, source=str(tmp_path / f"model{number}"))
+        smoke_checked(client, str(version.version), f"digest-{number}")
     return client
 
 
@@ -140,6 +149,28 @@ def test_a_version_that_failed_its_smoke_check_is_never_promoted(client):
         promote(decision("1", None))
     assert aliases(client) == {}
     assert ledger.history(client, MODEL) == []
+
+
+def test_a_version_never_smoke_checked_is_never_promoted(client):
+    client.delete_model_version_tag(MODEL, "1", registry.tag(SMOKE_TAG))
+
+    with pytest.raises(AirflowFailException, match="model 'churn' v1 was never smoke-checked; "
+                                                   "it cannot be promoted"):
+        promote(decision("1", None))
+    assert aliases(client) == {}
+
+
+def test_a_smoke_check_of_other_files_does_not_count(client):
+    """The recorded SHA-256 was rewritten after the smoke check passed."""
+    registry.set_version_tags(client, MODEL, "1", {DIGEST_TAG: "other-digest"})
+
+    with pytest.raises(AirflowFailException, match=r"model 'churn' v1: its smoke check passed "
+                       r"on files with sha256 digest-0\.\.\., not those recorded now "
+                       r"\(other-digest\.\.\.\)"):
+        promote(decision("1", None))
+    assert aliases(client) == {}
+    smoke_checked(client, "1", "other-digest")  # control: a check of these files counts
+    assert promote(decision("1", None))["moved"] is True
 
 
 def test_dry_run_moves_nothing(client):

@@ -19,6 +19,8 @@ import importlib
 import pickle
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -35,12 +37,14 @@ from airflow_mlops.core.evaluation import load_version
 from airflow_mlops.core.export import export_version
 from airflow_mlops.core.fetch import (
     DIGEST_TAG,
+    downloaded_digest,
     fetch_version,
+    smoke_record,
     trust_version,
 )
 from airflow_mlops.core.quality import check_quality
 from airflow_mlops.core.scoring import score_batch
-from airflow_mlops.core.smoke import SmokeCheckError, smoke_check
+from airflow_mlops.core.smoke import SmokeCheckError, require_smoke_passed, smoke_check
 
 MODEL = "churn"
 FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
@@ -97,9 +101,9 @@ def edit_mlmodel(version: str, **sklearn_flavor) -> None:
     path.write_text(yaml.safe_dump(meta))
 
 
-def smoke(sample, version: str) -> dict:
+def smoke(sample, version: str, **kwargs) -> dict:
     return smoke_check(sample, model_name=MODEL, version=version, sample_name="day.csv",
-                       lineage=LINEAGE)
+                       lineage=LINEAGE, **kwargs)
 
 
 def test_changed_files_are_refused_before_anything_is_deserialized(store, sample, tmp_path,
@@ -320,7 +324,9 @@ def test_models_are_deserialized_only_in_the_checked_loaders():
     listed here)."""
     loaders = {"load_model", "load", "loads", "_load_pyfunc"}
     allowed = {("core/fetch.py", "mlflow.pyfunc.load_model"),
-               ("core/fetch.py", "mlflow.sklearn.load_model")}
+               ("core/fetch.py", "mlflow.sklearn.load_model"),
+               # The smoke check's child reads the call its parent pickled, never a model.
+               ("core/contained.py", "pickle.load")}
     found = set()
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -464,3 +470,89 @@ def test_a_pyfunc_data_path_leading_to_a_pickle_is_refused_and_never_runs(store,
     with contextlib.suppress(Exception):  # control: MLflow alone runs the payload
         mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
     assert marker.exists()
+
+
+CONSUMER = textwrap.dedent('''
+    """Load a skops model file with the types it names trusted, and predict on a CSV file."""
+    import sys
+
+    import pandas as pd
+    import skops.io
+
+    path, rows = sys.argv[1:]
+    model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    model.predict(pd.read_csv(rows))
+    print("predicted")
+''')
+
+
+def forged_tree(customers, child: int) -> str:
+    """A decision tree version whose root node's children are both node ``child``, with the
+    digest forged to match, as a registry writer could. Its skops file holds only the types
+    training trusted (``sklearn.tree._tree.Tree`` included): every loading check passes."""
+    from airflow_mlops.core.training import train_challenger
+
+    experiment = mlflow.get_experiment_by_name("trained")
+    version = train_challenger(
+        customers.head(200), model_name=MODEL, experiment_name=experiment.name,
+        target="churned", task="classification", holdout_fraction=0.3, seed=7,
+        features=FEATURES, estimator={"class": "sklearn.tree.DecisionTreeClassifier",
+                                      "params": {"max_depth": 3}},
+        lineage={"dag_id": "by_hand", "run_id": f"tree-{child}",
+                 "data_fingerprint": "f"},
+    )["version"]
+    path = model_dir(version) / "model.skops"
+    model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    tree = model.named_steps["estimator"].tree_
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["left_child"][0] = nodes["right_child"][0] = child
+    tree.__setstate__({**state, "nodes": nodes})
+    skops.io.dump(model, path)
+    registry.set_version_tags(MlflowClient(), MODEL, version,
+                              {DIGEST_TAG: downloaded_digest(MODEL, version)})
+    return version
+
+
+def consume_alone(version: str, sample, tmp_path: Path, timeout: float | None = None):
+    """Run the forged version's model file without our checks, in a plain process."""
+    script, data = tmp_path / "consumer.py", tmp_path / "rows.csv"
+    script.write_text(CONSUMER)
+    sample[FEATURES].to_csv(data, index=False)
+    model_file = model_dir(version) / "model.skops"
+    return subprocess.run([sys.executable, str(script), str(model_file), str(data)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_model_that_crashes_its_process_fails_the_smoke_check_and_is_never_promoted(
+        store, sample, customers, tmp_path):
+    """A child index of 10**12 makes scikit-learn read far outside the tree's node array."""
+    version = forged_tree(customers, child=10**12)
+
+    with pytest.raises(SmokeCheckError, match=rf"model 'churn' v{version}: the model crashed "
+                       rf"the process with SIGSEGV while predicting on {len(sample)} rows of "
+                       r"day\.csv"):
+        smoke(sample, version)
+
+    record = smoke_record(MlflowClient(), MODEL, version)
+    assert record["passed"] is False
+    assert "crashed the process with SIGSEGV" in record["error"]
+    with pytest.raises(SmokeCheckError, match=rf"v{version} failed its smoke check \(.*SIGSEGV"):
+        require_smoke_passed(MlflowClient(), MODEL, version)
+    alone = consume_alone(version, sample, tmp_path)  # control: it does crash a process
+    assert alone.returncode == -signal.SIGSEGV
+    assert "predicted" not in alone.stdout
+
+
+def test_a_model_that_never_answers_fails_the_smoke_check_within_its_time_limit(
+        store, sample, customers, tmp_path):
+    """A root node whose children are itself: predicting walks that loop forever."""
+    version = forged_tree(customers, child=0)
+
+    with pytest.raises(SmokeCheckError, match=rf"model 'churn' v{version}: the model did not "
+                       rf"answer within 10 s while predicting on {len(sample)} rows of day\.csv"):
+        smoke(sample, version, time_limit=10)
+
+    assert smoke_record(MlflowClient(), MODEL, version)["passed"] is False
+    with pytest.raises(subprocess.TimeoutExpired):  # control: alone, it is still predicting
+        consume_alone(version, sample, tmp_path, timeout=10)

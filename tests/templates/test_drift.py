@@ -49,6 +49,7 @@ def test_drift_dag_checks_then_requests_a_retrain():
     }
     check, request = dag.task_dict["check_drift"], dag.task_dict["request_retrain"]
     assert check.data_uri == CONFIG["data_uri"]
+    assert check.reference_roots == ["/lake/customers"]
     assert check.columns == {"tenure": {"method": "ks", "threshold": 0.01}}
     assert (check.on_failure, check.seed, check.sample_size) == ("warn", 42, 100_000)
     assert request.trigger_rule == TriggerRule.ALL_DONE
@@ -64,6 +65,7 @@ def test_drift_dag_runs_on_its_own_schedule_and_data():
     assert dag.timetable.expression == "0 * * * *"
     check = dag.task_dict["check_drift"]
     assert check.data_uri == dag.task_dict["wait_for_data"].uri == "/scored/{{ ds }}.parquet"
+    assert check.reference_roots == ["/lake/customers"]  # the training data's folder
     assert (check.seed, check.on_failure, check.dry_run) == (3, "fail", True)
 
 
