@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import html
 import json
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import ledger, registry
@@ -93,10 +95,8 @@ def read_card(client: MlflowClient, model: str, version: str, *, as_html: bool =
     if not found.run_id or registry.tag(CARD_TAG) not in found.tags:
         raise RegistryError(f"model '{model}' v{version} has no model card yet (one is written "
                             "when the version is evaluated)")
-    import mlflow
-
     name = HTML_FILE if as_html else MARKDOWN_FILE
-    return mlflow.artifacts.load_text(f"runs:/{found.run_id}/{CARD_FOLDER}/{name}")
+    return _run_text(client, found.run_id, f"{CARD_FOLDER}/{name}")
 
 
 def gather(client: MlflowClient, model: str, version: str) -> dict:
@@ -110,9 +110,8 @@ def gather(client: MlflowClient, model: str, version: str) -> dict:
     summary = _json(tags.get("decision_record"))
     record = None
     if summary and summary.get("record_uri"):
-        import mlflow
-
-        record = mlflow.artifacts.load_dict(summary["record_uri"])
+        path = summary["record_uri"].removeprefix(f"runs:/{found.run_id}/")
+        record = json.loads(_run_text(client, found.run_id, path))
     moves = [entry.to_dict() for entry in reversed(ledger.history(client, model))
              if version in (entry.from_version, entry.to_version)]
     return {
@@ -320,6 +319,12 @@ def _code(value: Any) -> str:
 
 def _number(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def _run_text(client: MlflowClient, run_id: str, path: str) -> str:
+    """A text artifact of a run, through ``client`` (not the process-wide tracking URI)."""
+    with tempfile.TemporaryDirectory(prefix="airflow-mlops-card-") as folder:
+        return Path(client.download_artifacts(run_id, path, folder)).read_text(encoding="utf-8")
 
 
 def _json(text: str | None) -> Any:

@@ -21,8 +21,9 @@ class RecordApproval:
     A success callback for the approval task: tag the human's answer on the challenger and
     rewrite its model card.
 
-    The approval task's return value (a HITL answer) says what was chosen, by whom and when;
-    an answer that came from the default after the timeout has nobody behind it.
+    The approval task's HITL summary (``hitl_summary``, kept for listeners) says what was
+    chosen, by whom and when; an answer that came from the default after the timeout has
+    nobody behind it.
 
     :param model_name: registered model name.
     :param decision_task_id: the task whose return value names ``challenger_version``.
@@ -41,9 +42,8 @@ class RecordApproval:
         from airflow_mlops.core import registry
         from airflow_mlops.core.model_card import write_card
 
-        ti = context["ti"]
-        answer = ti.xcom_pull(task_ids=ti.task_id) or {}
-        version = ti.xcom_pull(task_ids=self.decision_task_id)["challenger_version"]
+        answer = getattr(context["task"], "hitl_summary", None) or {}
+        version = context["ti"].xcom_pull(task_ids=self.decision_task_id)["challenger_version"]
         user = answer.get("responded_by_user") or {}
         responded_at = answer.get("responded_at")
         with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
