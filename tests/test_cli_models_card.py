@@ -53,7 +53,7 @@ def test_card_prints_the_champion_s_card_and_writes_html(champion, mlflow_sessio
     assert code == EXIT_OK
     assert out.startswith("---\nlibrary_name: sklearn")
     assert f"`{MODEL} v{version}`" in out and "Owner: data-science" in out
-    assert "Aliases held now: challenger, champion" in out
+    assert "Aliases when this card was written: challenger, champion" in out
     assert "<h1>Model description</h1>" in out_html.read_text()
 
 

@@ -267,7 +267,7 @@ def _add_decision(card: Card, tags: dict, decision: dict | None) -> None:
 
 def _add_history(card: Card, aliases: list[str], moves: list[dict]) -> None:
     held = ", ".join(aliases) if aliases else "none"
-    card.add(**{"Alias history": f"Aliases held now: {held}."})
+    card.add(**{"Alias history": f"Aliases when this card was written: {held}."})
     if moves:
         _table(card, **{"Alias history/Moves": {
             "time (UTC)": [m["time"][:19] for m in moves],

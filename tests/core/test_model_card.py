@@ -84,7 +84,7 @@ def test_the_champion_s_card_shows_its_alias_history(versions):
     client, first, _ = versions
     write_card(client, MODEL, first)
     card = read_card(client, MODEL, first)
-    assert "Aliases held now: champion" in card
+    assert "Aliases when this card was written: champion" in card
     assert "first champion" in card and "| promote |" in card
     assert "No decision yet" in card  # v1 was promoted by hand in this test, never evaluated
 

@@ -171,7 +171,7 @@ def test_needs_approval_waits_for_a_human_who_approves(retrain, client, task_sta
     assert (approved[tag("approval")], approved[tag("approved_by")]) == ("Approve", "Rita Reviewer")
     card = read_card(client, MODEL, "1")
     assert "Approve by Rita Reviewer at " in card
-    assert "Aliases held now: challenger, champion" in card
+    assert "Aliases when this card was written: challenger, champion" in card
     assert client.get_model_version(MODEL, "1").tags[tag("status")] == "champion"
 
 
