@@ -3,7 +3,9 @@
 - ``status NAME``: where each alias points, and the latest versions' decisions;
 - ``history NAME``: the alias ledger, newest move first;
 - ``rollback NAME``: champion back to previous_champion, recorded in the ledger;
-- ``trust NAME VERSION``: record the SHA-256 of a hand-registered version's reviewed files.
+- ``trust NAME VERSION``: record the SHA-256 of a hand-registered version's reviewed files;
+- ``card NAME [VERSION]``: print a version's model card (the champion's by default);
+- ``reproduce NAME VERSION``: retrain a version from its records and compare the metrics.
 
 MLflow is reached through an Airflow connection (``--conn-id``), a tracking URI
 (``--tracking-uri``), or else MLflow's own environment (``MLFLOW_TRACKING_URI``...).
@@ -124,12 +126,14 @@ def _rollback(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from airflow_mlops.core import registry
+    from airflow_mlops.core.model_card import refresh_cards
 
     moment = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     lineage = {"dag_id": CLI_DAG_ID, "run_id": f"cli__{moment}__{getpass.getuser()}"}
     with _client(args) as client:
         result = registry.rollback(client, args.model, reason=args.reason, lineage=lineage,
                                    expected_champion=args.expected_champion)
+        refresh_cards(client, args.model, result["champion"], result["previous_champion"])
     print(json.dumps(result, indent=2) if args.json else
           f"model {args.model}: champion is v{result['champion']} again; "
           f"previous_champion is v{result['previous_champion']}")
@@ -147,6 +151,54 @@ def _trust(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _card(args: argparse.Namespace) -> int:
+    from airflow_mlops.core import registry
+    from airflow_mlops.core.errors import RegistryError
+    from airflow_mlops.core.model_card import read_card
+
+    with _client(args) as client:
+        version = args.version or registry.alias_version(client, args.model, registry.CHAMPION)
+        if version is None:
+            raise RegistryError(f"model '{args.model}' has no champion; name a version")
+        card = read_card(client, args.model, version)
+        if args.html:
+            args.html.write_text(read_card(client, args.model, version, as_html=True),
+                                 encoding="utf-8")
+    print(json.dumps({"model": args.model, "version": version, "card": card}, indent=2)
+          if args.json else card)
+    return EXIT_OK
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from airflow_mlops.cli import EXIT_FAILED
+    from airflow_mlops.core.reproduce import reproduce
+
+    with _client(args) as client:
+        result = reproduce(client, args.model, args.version, tolerance=args.tolerance)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return EXIT_OK if result.matches else EXIT_FAILED
+    verdict = "matches" if result.matches else "does NOT match"
+    lines = [f"model {args.model} v{args.version} rebuilt from {result.data_uri}: {verdict} "
+             f"the recorded metrics (tolerance {args.tolerance:g})", ""]
+    rows = [("METRIC", "RECORDED", "REPRODUCED", "")]
+    rows += [(name, _figure(result.recorded.get(name)), _figure(value),
+              "differs" if name in result.differences else "")
+             for name, value in sorted(result.reproduced.items())]
+    lines.append(_table(rows))
+    if result.library_differences:
+        rows = [("LIBRARY", "AT TRAINING", "NOW")]
+        rows += [(name, found["recorded"] or "-", found["now"] or "-")
+                 for name, found in result.library_differences.items()]
+        lines += ["", "library versions differ:", _table(rows)]
+    print("\n".join(lines))
+    return EXIT_OK if result.matches else EXIT_FAILED
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6f}"
+
+
 def _short(text: str) -> str:
     return text if len(text) <= MAX_REASONS else text[: MAX_REASONS - 3] + "..."
 
@@ -161,7 +213,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_models(commands: argparse._SubParsersAction) -> None:
-    """The ``models`` command group: status, history, rollback, trust."""
+    """The ``models`` command group: status, history, rollback, trust, card, reproduce."""
     models = commands.add_parser("models", help="aliases, decisions and alias history of a model")
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -190,3 +242,30 @@ def add_models(commands: argparse._SubParsersAction) -> None:
     trust.add_argument("version", help="the version whose files you reviewed")
     trust.add_argument("--reason", required=True, help="what was reviewed, for the record")
     trust.set_defaults(handler=_trust)
+    _add_card(actions)
+    _add_reproduce(actions)
+
+
+def _add_card(actions: argparse._SubParsersAction) -> None:
+    from pathlib import Path
+
+    card = actions.add_parser("card", help="print a version's model card (default: the champion)")
+    _common(card)
+    card.add_argument("version", nargs="?", help="the version (default: the champion)")
+    card.add_argument("--html", type=Path, metavar="OUT", help="also write the card as HTML here")
+    card.set_defaults(handler=_card)
+
+
+def _add_reproduce(actions: argparse._SubParsersAction) -> None:
+    from airflow_mlops.core.reproduce import DEFAULT_TOLERANCE
+
+    reproduce = actions.add_parser(
+        "reproduce", help="retrain a version from its records and compare; registers nothing",
+        description="Exit code 0: the metrics match; 1: they differ; 2: the version cannot be "
+        "reproduced (its data changed or is gone, or nothing was recorded).")
+    _common(reproduce)
+    reproduce.add_argument("version", help="the version to rebuild")
+    reproduce.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                           help=f"largest metric difference that still matches "
+                           f"({DEFAULT_TOLERANCE:g})")
+    reproduce.set_defaults(handler=_reproduce)

@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     print(f"\nnight {CORRUPTED_NIGHT} failed on purpose: validation stopped a corrupted "
           f"partition before training. Full logs: {log}")
+    where = f"--tracking-uri {tracking_uri}"
+    print(f"\nThe champion's model card: airflow-mlops models card {MODEL} {where}\n"
+          f"Rebuild version 1 from its records: airflow-mlops models reproduce {MODEL} 1 {where}")
     return 0
 
 

@@ -361,6 +361,7 @@ class ModelConfig(_Strict):
 
     name: str = Field(pattern=NAME_PATTERN)
     owner: str = "airflow"
+    purpose: str | None = None  # what the model is for, shown on its model cards
     schedule: str | None = "@daily"
     start_date: dt.date
     task: Literal["classification", "regression"] = "classification"

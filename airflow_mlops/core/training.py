@@ -7,6 +7,7 @@ alias moves; every later load refuses files that differ from it.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,18 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 MODEL_ARTIFACT = "model"
+# What a version's run records so that it can be rebuilt (see core/reproduce.py).
+TRAINING_SPEC_TAG, LIBRARIES_TAG = "training_spec", "libraries"
+RECORDED_LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy")
+
+
+def library_versions() -> dict[str, str]:
+    """Python's version and those of the libraries a fit depends on."""
+    import platform
+    from importlib.metadata import version
+
+    return {"python": platform.python_version(),
+            **{name: version(name) for name in RECORDED_LIBRARIES}}
 
 
 def run_key(lineage: dict[str, str]) -> str:
@@ -180,7 +193,13 @@ def train_challenger(
                   seed=seed, task=task)
     with _sklearn_refusals(estimator):
         model = build_model(estimator, parts.train_features)
-    tags = {registry.tag(k): v for k, v in lineage.items()} | {registry.tag("run_key"): key}
+    spec = {"target": target, "features": list(parts.train_features.columns), "task": task,
+            "estimator": estimator, "holdout_fraction": holdout_fraction, "seed": seed}
+    tags = {registry.tag(k): v for k, v in lineage.items()} | {
+        registry.tag("run_key"): key,
+        registry.tag(TRAINING_SPEC_TAG): json.dumps(spec),
+        registry.tag(LIBRARIES_TAG): json.dumps(library_versions()),
+    }
     with mlflow.start_run(experiment_id=experiment_id, tags=tags, run_name=run_name) as run:
         with _sklearn_refusals(estimator):
             model.fit(parts.train_features, parts.train_target)

@@ -204,7 +204,14 @@ class BatchScoreOperator(ConfigTemplatedMixin, BaseOperator):
         _push_links(context, hook, self.model_name, result["version"], result["output_uri"])
         self.log.info("Scored %d rows of %s with %s v%s into %s", result["rows"], self.data_uri,
                       self.model_name, result["version"], result["output_uri"])
+        self._outcome = result
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the scoring version and the data in, the predictions out."""
+        from airflow_mlops.operators.openlineage import scoring_lineage
+
+        return scoring_lineage(self)
 
 
 class ExportModelOperator(ConfigTemplatedMixin, BaseOperator):

@@ -235,7 +235,14 @@ class DriftCheckOperator(ConfigTemplatedMixin, BaseOperator):
             raise  # the database may answer on a retry
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        self._outcome = checked.summary
         return finish_check(self, context, checked)
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: both windows in, the drift scores as a facet."""
+        from airflow_mlops.operators.openlineage import drift_lineage
+
+        return drift_lineage(self)
 
 
 def earlier_requests(events: Sequence[Any]) -> list[Request]:

@@ -51,10 +51,12 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     :param on_failure: when the challenger is rejected: ``fail`` (no retry), ``warn``
         (succeed, log a warning) or ``skip`` (skip this task and its downstream tasks).
     :param dry_run: report only: never fail or skip; downstream tasks move nothing.
+    :param validation: the validation summary of the data, for the model card. (templated)
+    :param purpose: what the model is for, for the model card.
     :param mlflow_conn_id: connection of the tracking server and registry.
     """
 
-    template_fields: Sequence[str] = ("challenger_version", "data_uri")
+    template_fields: Sequence[str] = ("challenger_version", "data_uri", "validation")
     config_template_fields: Sequence[str] = ("data_uri",)
     operator_extra_links = (DecisionRecordLink(), ComparisonChartLink(), ChallengerVersionLink(),
                             ChampionVersionLink())
@@ -73,6 +75,8 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
         seed: int = 42,
         on_failure: str = "warn",
         dry_run: bool = False,
+        validation: dict | None = None,
+        purpose: str | None = None,
         mlflow_conn_id: str = MlflowHook.default_conn_name,
         **kwargs,
     ) -> None:
@@ -89,12 +93,18 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
         self.seed = seed
         self.on_failure = on_failure
         self.dry_run = dry_run
+        self.validation = validation
+        self.purpose = purpose
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> dict:
+        from mlflow import MlflowClient
+
         from airflow_mlops.core.evaluation import evaluate_challenger
         from airflow_mlops.core.io import read_table
+        from airflow_mlops.core.model_card import card_facts, write_card
         from airflow_mlops.core.policy import REJECT
+        from airflow_mlops.operators.cards import data_interval
 
         policy = FailurePolicy(on_failure=self.on_failure, dry_run=self.dry_run)
         hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
@@ -112,9 +122,13 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
                     policy=self.policy,
                     lineage=run_lineage(context),
                 )
+                write_card(MlflowClient(), self.model_name, summary["challenger_version"],
+                           card_facts(owner=self.owner, purpose=self.purpose,
+                                      validation=self.validation,
+                                      data_interval=data_interval(context)))
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
-        summary = {**summary, "dry_run": self.dry_run}
+        summary = self._outcome = {**summary, "dry_run": self.dry_run}
         links = self._links(context, hook, summary)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=summary)
@@ -132,6 +146,12 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
         links.version(ChampionVersionLink, self.model_name, summary["champion_version"])
         links.push()
         return links
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: both versions and the data in, the decision as a facet."""
+        from airflow_mlops.operators.openlineage import decision_lineage
+
+        return decision_lineage(self, "evaluate")
 
 
 def decision_lines(summary: dict, record_link: str) -> str:

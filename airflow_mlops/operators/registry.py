@@ -57,6 +57,7 @@ class PromoteChallengerOperator(BaseOperator):
         from mlflow import MlflowClient
 
         from airflow_mlops.core import registry
+        from airflow_mlops.core.model_card import refresh_cards
         from airflow_mlops.core.policy import NEEDS_APPROVAL, REJECT
         from airflow_mlops.core.smoke import require_smoke_passed
 
@@ -95,13 +96,21 @@ class PromoteChallengerOperator(BaseOperator):
                     "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",
                 })
                 links.run(LedgerEntryLink, _ledger_entry(client, model, lineage))
+                refresh_cards(client, model, version, result.get("previous_champion"))
         except MlopsError as exc:
             links.push()
             raise AirflowFailException(str(exc)) from None
         links.push()
         self.log.info("Champion of %s is version %s (moved now: %s)", model, result["champion"],
                       result["moved"])
+        self._outcome = result
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the versions in, the decision and the champion after as a facet."""
+        from airflow_mlops.operators.openlineage import decision_lineage
+
+        return decision_lineage(self, "promote")
 
 
 def _ledger_entry(client, model: str, lineage: dict[str, str]) -> str | None:
@@ -146,6 +155,7 @@ class RejectChallengerOperator(BaseOperator):
         from mlflow import MlflowClient
 
         from airflow_mlops.core import registry
+        from airflow_mlops.core.model_card import refresh_cards
         from airflow_mlops.core.policy import REJECT
 
         version = self.decision["challenger_version"]
@@ -162,8 +172,16 @@ class RejectChallengerOperator(BaseOperator):
                 "status": "rejected", "rejected_because": because,
             })
             champion = registry.alias_version(client, self.model_name, registry.CHAMPION)
+            refresh_cards(client, self.model_name, version)
         self.log.info("Rejected %s v%s; champion stays %s", self.model_name, version, champion)
-        return {"model": self.model_name, "rejected": version, "champion": champion}
+        self._outcome = {"model": self.model_name, "rejected": version, "champion": champion}
+        return self._outcome
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the versions in, the decision as a facet."""
+        from airflow_mlops.operators.openlineage import decision_lineage
+
+        return decision_lineage(self, "reject")
 
 
 class RollbackChampionOperator(BaseOperator):
@@ -202,13 +220,17 @@ class RollbackChampionOperator(BaseOperator):
         from mlflow import MlflowClient
 
         from airflow_mlops.core import registry
+        from airflow_mlops.core.model_card import refresh_cards
 
         try:
             with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+                client = MlflowClient()
                 result = registry.rollback(
-                    MlflowClient(), self.model_name, reason=self.reason,
+                    client, self.model_name, reason=self.reason,
                     lineage=run_lineage(context), expected_champion=self.expected_champion,
                 )
+                refresh_cards(client, self.model_name, result["champion"],
+                              result["previous_champion"])
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
         self.log.info("Champion of %s is version %s again (previous: %s; moved now: %s)",

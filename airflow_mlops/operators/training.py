@@ -124,4 +124,11 @@ class TrainChallengerOperator(ConfigTemplatedMixin, BaseOperator):
         self.log.info("Challenger %s v%s (reused: %s). Run: %s", self.model_name,
                       result["version"], result["reused"],
                       links.links[MlflowRunLink.name] or result["run_id"])
-        return {**result, "data_fingerprint": data_fingerprint}
+        self._outcome = {**result, "data_fingerprint": data_fingerprint}
+        return self._outcome
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the data in, the registered model version out."""
+        from airflow_mlops.operators.openlineage import training_lineage
+
+        return training_lineage(self)

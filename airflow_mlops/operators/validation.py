@@ -179,6 +179,7 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=summary.report)
         links.push()
         output = summary.to_dict()
+        self._outcome = {"summary": output, "result": result}
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=output)
         self.log.info("%s. Report: %s", summary.headline(),
@@ -200,6 +201,12 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
         from airflow_mlops.core.sql_validation import validate_source
 
         return validate_source(self._source(connection_url(self.conn_id)), suite)
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the data as input, with its expectations' results and rows."""
+        from airflow_mlops.operators.openlineage import validation_lineage
+
+        return validation_lineage(self)
 
     def _read(self) -> pd.DataFrame:
         from airflow_mlops.core.io import read_table

@@ -8,6 +8,7 @@ from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import DAG, BaseOperator, TriggerRule
 
 from airflow_mlops.core.config import ModelConfig
+from airflow_mlops.operators.cards import RecordApproval
 from airflow_mlops.operators.decision import (
     NightSummaryOperator,
     RouteDecisionOperator,
@@ -168,6 +169,8 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             policy=config.promotion.model_dump(),
             on_failure=promotion.on_failure,
             dry_run=promotion.dry_run,
+            validation=validate.output,
+            purpose=config.purpose,
             **common,
             **data,
         )
@@ -181,6 +184,7 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
             defaults=[REJECT],
             response_timeout=timeout,
             execution_timeout=None,  # the wait for a human has its own timeout
+            on_success_callback=RecordApproval(**common),
         )
         # Either route_decision or approve leads here: the other one is skipped.
         smoke = SmokeCheckOperator(

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from airflow_mlops.core import ledger
+from airflow_mlops.core.model_card import read_card
 from airflow_mlops.core.registry import CHALLENGER, CHAMPION, alias_version, tag
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,6 +182,11 @@ def test_needs_approval_waits_for_a_human_who_approves(retrain, client, task_sta
     assert alias_version(client, MODEL, CHAMPION) == "1"
     move = ledger.history(client, MODEL, alias=CHAMPION)[0]
     assert move.reason.startswith("approved by a human; ")
+    approved = client.get_model_version(MODEL, "1").tags
+    assert (approved[tag("approval")], approved[tag("approved_by")]) == ("Approve", "Rita Reviewer")
+    card = read_card(client, MODEL, "1")
+    assert "Approve by Rita Reviewer at " in card
+    assert "Aliases when this card was written: challenger, champion" in card
     assert client.get_model_version(MODEL, "1").tags[tag("status")] == "champion"
     body = approval_body(run)
     assert "(first version, no champion yet)" in body and "vNone" not in body

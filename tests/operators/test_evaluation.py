@@ -63,7 +63,8 @@ def evaluate(data: Path, version: str, policy: dict, **kwargs):
 
 
 def test_templated_fields():
-    assert set(EvaluateChallengerOperator.template_fields) == {"challenger_version", "data_uri"}
+    assert set(EvaluateChallengerOperator.template_fields) == {"challenger_version", "data_uri",
+                                                               "validation"}
 
 
 def test_unknown_failure_policy_fails_at_parse_time():
