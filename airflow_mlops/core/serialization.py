@@ -26,6 +26,8 @@ TRUSTED_TYPES = frozenset({
     "sklearn._loss.link.MultinomialLogit",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # Fitted stacking models keep their named estimators in a Bunch (a dict with attributes).
+    "sklearn.utils._bunch.Bunch",
     "collections.OrderedDict",
     "numpy.dtype",
 })
@@ -43,8 +45,7 @@ def quiet_module_scan() -> Iterator[None]:
     it touches warns, over a thousand lines per saved model in the task log.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")  # Airflow's shims warn in categories of their own
         yield
 
 
