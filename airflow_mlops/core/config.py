@@ -60,7 +60,7 @@ class EstimatorSpec(_Strict):
     @classmethod
     def _nested_specs_valid(cls, params: dict[str, Any]) -> dict[str, Any]:
         for name, value in params.items():
-            _check_nested(value, ("params", name))
+            _check_nested(value, (name,))
         return params
 
     @model_validator(mode="after")
@@ -82,10 +82,11 @@ def _check_nested(value: Any, location: tuple) -> None:
         except ValidationError as exc:
             error = exc.errors()[0]
             inner = ".".join(map(str, (*location, *error["loc"])))
-            raise ValueError(f"nested estimator '{inner}': "
+            raise ValueError(f"at '{inner}': "
                              f"{error['msg'].removeprefix('Value error, ')}") from None
     elif isinstance(value, dict) and "params" in value:
-        raise ValueError(f"nested estimator '{where}' needs 'class'; got keys {sorted(value)}")
+        raise ValueError(f"at '{where}': an estimator spec needs 'class' (or 'steps'); "
+                         f"got keys {sorted(value)}")
 
 
 class ColumnGroup(_Strict):
@@ -550,6 +551,10 @@ def _describe(error: dict, root: yaml.Node | None) -> str:
     named = re.match(r"field '([\w.]+)': ", message)
     if not location and named:  # a check across fields names the field in its message
         location, message = tuple(named.group(1).split(".")), message[named.end():]
+    inner = re.match(r"at '([\w.]+)': ", message)
+    if location and inner:  # a check of nested specs names the field below its own
+        parts = (int(p) if p.isdigit() else p for p in inner.group(1).split("."))
+        location, message = (*location, *parts), message[inner.end():]
     return _at(root, location, message)
 
 
