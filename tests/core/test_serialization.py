@@ -7,11 +7,11 @@ from importlib.metadata import version
 
 import pytest
 import skops.io
-from skops.io.exceptions import UntrustedTypesFoundException
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from airflow_mlops.core.errors import ConfigError, RegistryError
 from airflow_mlops.core.estimators import build_model
