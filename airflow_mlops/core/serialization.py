@@ -51,9 +51,9 @@ def quiet_module_scan() -> Iterator[None]:
 
 def trusted_types_for(model: Any) -> list[str]:
     """The non-default skops types ``model`` needs, all of which must be on our allow-list."""
-    import skops.io
+    with quiet_module_scan():  # importing skops scans too: for the ufuncs it trusts
+        import skops.io
 
-    with quiet_module_scan():
         needed = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     refused = sorted(set(needed) - TRUSTED_TYPES)
     if refused:
