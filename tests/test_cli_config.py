@@ -199,3 +199,18 @@ def test_text_columns_without_encoding_fail_the_check(capsys, tmp_path):
     numeric = churn_config(estimator=estimator, features=["tenure_months", "monthly_charges",
                                                             "support_calls"])
     assert check(capsys, write(tmp_path, "raw.yaml", numeric))[0] == 0
+
+
+def test_a_column_group_step_that_does_not_import_is_named_with_its_line(capsys, tmp_path):
+    steps = [GROUPS["numeric"]["steps"][0], {"class": "sklearn.preprocessing.StandardScalar"}]
+    groups = {**GROUPS, "numeric": {**GROUPS["numeric"], "steps": steps}}
+    estimator = {"class": "sklearn.linear_model.LogisticRegression", "preprocess": groups}
+    path = write(tmp_path, "typo.yaml", churn_config(estimator=estimator))
+    line = path.read_text().splitlines().index(
+        "      - class: sklearn.preprocessing.StandardScalar") + 1
+
+    code, out = check(capsys, path)
+
+    assert code == 1
+    assert (f"field 'estimator.preprocess.numeric.steps.1.class' (line {line}): estimator "
+            "'sklearn.preprocessing.StandardScalar' cannot be imported") in out, out
