@@ -72,7 +72,7 @@ def test_estimator_params_are_checked(capsys, tmp_path):
     estimator = {"class": "sklearn.linear_model.LogisticRegression", "params": {"CC": 1}}
     code, out = check(capsys, write(tmp_path, "p.yaml", churn_config(estimator=estimator)))
     assert code == 1
-    assert "field 'estimator.class'" in out and "bad params" in out and "CC" in out
+    assert "field 'estimator.params'" in out and "bad params" in out and "CC" in out
 
 
 def test_missing_or_broken_suite_is_named(capsys, tmp_path):
@@ -133,3 +133,84 @@ def test_no_configs_is_unusable_input(capsys, tmp_path, kind):
     code, out = check(capsys, folder)
     assert code == 2
     assert "no model configs" in out or "no such file or folder" in out
+
+
+BAGGING = "sklearn.ensemble.BaggingClassifier"
+TREE = "sklearn.tree.DecisionTreeClassifier"
+GROUPS = {
+    "numeric": {"columns": ["tenure_months", "monthly_charges", "support_calls"], "steps": [
+        {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "median"}},
+        {"class": "sklearn.preprocessing.StandardScaler"}]},
+    "categorical": {"columns": ["contract", "region"], "steps": [
+        {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "most_frequent"}},
+        {"class": "sklearn.preprocessing.OneHotEncoder", "params": {"handle_unknown": "ignore"}}]},
+}
+
+
+def bagging(nested) -> dict:
+    return {"class": BAGGING, "params": {"n_estimators": 3, "estimator": nested},
+            "preprocess": GROUPS}
+
+
+def test_a_column_group_pipeline_with_a_nested_estimator_passes(capsys, tmp_path):
+    config = churn_config(estimator=bagging({"class": TREE, "params": {"max_depth": 3}}))
+    code, out = check(capsys, write(tmp_path, "bagging.yaml", config))
+    assert code == 0, out
+
+
+@pytest.mark.parametrize(("nested", "field", "message", "marker"), [
+    ({"class": TREE, "params": {"max_dept": 3}}, "estimator.params.estimator.params",
+     "bad params", "params:"),
+    ({"class": "os.system"}, "estimator.params.estimator.class", "not in an allowed module",
+     "class: os.system"),
+    ({"params": {"max_depth": 3}}, "estimator.params.estimator", "needs 'class'", "estimator:"),
+    ({"kind": TREE}, "estimator.params.estimator", "must be an object implementing 'fit'",
+     "estimator:"),
+], ids=["unknown param", "class outside the allow-list", "params without class", "raw mapping"])
+def test_a_broken_nested_estimator_is_named_with_its_line(capsys, tmp_path, nested, field,
+                                                          message, marker):
+    path = write(tmp_path, "broken.yaml", churn_config(estimator=bagging(nested)))
+    lines = path.read_text().splitlines()
+    nested_at = lines.index("    estimator:")
+    line = next(i for i in range(nested_at, len(lines)) if marker in lines[i]) + 1
+    code, out = check(capsys, path)
+    assert code == 1
+    assert f"field '{field}' (line {line}): " in out and message in out, out
+
+
+def test_a_step_that_cannot_take_missing_values_fails_the_check(capsys, tmp_path):
+    groups = {**GROUPS, "numeric": {**GROUPS["numeric"], "steps": GROUPS["numeric"]["steps"][1:]}}
+    estimator = {"class": "sklearn.linear_model.LogisticRegression", "preprocess": groups}
+    path = write(tmp_path, "no-imputer.yaml", churn_config(estimator=estimator))
+    code, out = check(capsys, path)
+    assert code == 1
+    assert "field 'estimator' (line " in out and "Input X contains NaN" in out, out
+    # negative control: the same groups with the imputer train
+    estimator["preprocess"] = GROUPS
+    imputed = write(tmp_path, "imputed.yaml", churn_config(estimator=estimator))
+    assert check(capsys, imputed)[0] == 0
+
+
+def test_text_columns_without_encoding_fail_the_check(capsys, tmp_path):
+    estimator = {"steps": churn_config()["estimator"]["steps"], "encode_categoricals": False}
+    code, out = check(capsys, write(tmp_path, "raw.yaml", churn_config(estimator=estimator)))
+    assert code == 1
+    assert "field 'estimator'" in out and "does not train" in out, out
+    numeric = churn_config(estimator=estimator, features=["tenure_months", "monthly_charges",
+                                                            "support_calls"])
+    assert check(capsys, write(tmp_path, "raw.yaml", numeric))[0] == 0
+
+
+def test_a_column_group_step_that_does_not_import_is_named_with_its_line(capsys, tmp_path):
+    steps = [GROUPS["numeric"]["steps"][0], {"class": "sklearn.preprocessing.StandardScalar"}]
+    groups = {**GROUPS, "numeric": {**GROUPS["numeric"], "steps": steps}}
+    estimator = {"class": "sklearn.linear_model.LogisticRegression", "preprocess": groups}
+    path = write(tmp_path, "typo.yaml", churn_config(estimator=estimator))
+    line = path.read_text().splitlines().index(
+        "      - class: sklearn.preprocessing.StandardScalar") + 1
+
+    code, out = check(capsys, path)
+
+    assert code == 1
+    assert (f"field 'estimator.preprocess.numeric.steps.1.class' (line {line}): estimator "
+            "'sklearn.preprocessing.StandardScalar' cannot be imported") in out, out

@@ -46,7 +46,12 @@ class _Strict(BaseModel):
 
 
 class EstimatorSpec(_Strict):
-    """A scikit-learn estimator by import path, or a pipeline of such steps."""
+    """A scikit-learn estimator by import path, or a pipeline of such steps.
+
+    A mapping in ``params`` with a ``class`` (or ``steps``) key is itself an estimator spec
+    (e.g. the ``estimator`` of a ``BaggingClassifier``), also inside a list; it is checked
+    here and built like any other step.
+    """
 
     class_path: str | None = Field(default=None, alias="class")
     params: dict[str, Any] = Field(default_factory=dict)
@@ -59,11 +64,66 @@ class EstimatorSpec(_Strict):
             raise ValueError("a pipeline needs at least one step")
         return steps
 
+    @field_validator("params")
+    @classmethod
+    def _nested_specs_valid(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for name, value in params.items():
+            _check_nested(value, (name,))
+        return params
+
     @model_validator(mode="after")
     def _one_of_class_or_steps(self) -> EstimatorSpec:
         if (self.class_path is None) == (self.steps is None):
             raise ValueError("give exactly one of 'class' (an estimator) or 'steps' (a pipeline)")
         return self
+
+
+def _check_nested(value: Any, location: tuple) -> None:
+    """Refuse a nested estimator spec in params that does not fit the schema."""
+    where = ".".join(map(str, location))
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_nested(item, (*location, index))
+    elif isinstance(value, dict) and ("class" in value or "steps" in value):
+        try:
+            EstimatorSpec.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            inner = ".".join(map(str, (*location, *error["loc"])))
+            raise ValueError(f"at '{inner}': "
+                             f"{error['msg'].removeprefix('Value error, ')}") from None
+    elif isinstance(value, dict) and "params" in value:
+        raise ValueError(f"at '{where}': an estimator spec needs 'class' (or 'steps'); "
+                         f"got keys {sorted(value)}")
+
+
+class ColumnGroup(_Strict):
+    """Columns prepared by their own steps (e.g. an imputer, then a scaler or an encoder)."""
+
+    columns: list[str] = Field(min_length=1)
+    steps: list[EstimatorSpec] = Field(min_length=1)
+
+
+class ModelEstimatorSpec(EstimatorSpec):
+    """The model's estimator and how its feature columns are prepared for it.
+
+    ``preprocess`` names column groups, each with its steps (a ColumnTransformer; columns in
+    no group pass through unchanged). Without it, non-numeric columns (booleans included) are
+    one-hot encoded (unknown values ignored) unless ``encode_categoricals`` is false.
+    """
+
+    preprocess: dict[str, ColumnGroup] | None = None
+    encode_categoricals: bool = True
+
+    @field_validator("preprocess")
+    @classmethod
+    def _groups_named(cls, groups: dict[str, ColumnGroup] | None) -> dict[str, ColumnGroup] | None:
+        if groups is not None and not groups:
+            raise ValueError("give at least one column group, or leave 'preprocess' out")
+        for name in groups or {}:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                raise ValueError(f"column group name '{name}': letters, digits and _ only")
+        return groups
 
 
 class CustomMetricSpec(_Strict):
@@ -370,7 +430,7 @@ class ModelConfig(_Strict):
     target: str
     features: list[str] | None = None
     suite: Path
-    estimator: EstimatorSpec
+    estimator: ModelEstimatorSpec
     holdout_fraction: float = Field(default=0.25, gt=0, lt=1)
     seed: int = 42
     promotion: PromotionPolicy = PromotionPolicy()
@@ -517,6 +577,10 @@ def _describe(error: dict, root: yaml.Node | None) -> str:
     named = re.match(r"field '([\w.]+)': ", message)
     if not location and named:  # a check across fields names the field in its message
         location, message = tuple(named.group(1).split(".")), message[named.end():]
+    inner = re.match(r"at '([\w.]+)': ", message)
+    if location and inner:  # a check of nested specs names the field below its own
+        parts = (int(p) if p.isdigit() else p for p in inner.group(1).split("."))
+        location, message = (*location, *parts), message[inner.end():]
     return _at(root, location, message)
 
 

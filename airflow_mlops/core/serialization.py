@@ -26,6 +26,8 @@ TRUSTED_TYPES = frozenset({
     "sklearn._loss.link.MultinomialLogit",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # Fitted stacking models keep their named estimators in a Bunch (a dict with attributes).
+    "sklearn.utils._bunch.Bunch",
     "collections.OrderedDict",
     "numpy.dtype",
 })
@@ -43,16 +45,15 @@ def quiet_module_scan() -> Iterator[None]:
     it touches warns, over a thousand lines per saved model in the task log.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")  # Airflow's shims warn in categories of their own
         yield
 
 
 def trusted_types_for(model: Any) -> list[str]:
     """The non-default skops types ``model`` needs, all of which must be on our allow-list."""
-    import skops.io
+    with quiet_module_scan():  # importing skops scans too: for the ufuncs it trusts
+        import skops.io
 
-    with quiet_module_scan():
         needed = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     refused = sorted(set(needed) - TRUSTED_TYPES)
     if refused:

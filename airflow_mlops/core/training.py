@@ -53,12 +53,16 @@ def run_key(lineage: dict[str, str]) -> str:
 
 
 def _flat_params(spec: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, group in (spec.get("preprocess") or {}).items():
+        params[f"{prefix}preprocess.{name}.columns"] = ",".join(group["columns"])
+        for index, step in enumerate(group["steps"]):
+            params.update(_flat_params(step, f"{prefix}preprocess.{name}.step{index}."))
     if spec.get("steps"):
-        params: dict[str, str] = {}
         for index, step in enumerate(spec["steps"]):
             params.update(_flat_params(step, f"{prefix}step{index}."))
         return params
-    params = {f"{prefix}estimator": spec["class"]}
+    params[f"{prefix}estimator"] = spec["class"]
     params.update({f"{prefix}{k}": str(v) for k, v in spec.get("params", {}).items()})
     return params
 

@@ -303,3 +303,59 @@ def test_peek_name_reads_a_valid_name_from_a_broken_config(tmp_path):
     assert peek_name(write(tmp_path, with_changes(name="no spaces allowed"))) is None
     assert peek_name(write(tmp_path, "name: [unclosed\n")) is None
     assert peek_name(tmp_path / "absent.yaml") is None
+
+
+PREPROCESS_YAML = """\
+estimator:
+  preprocess:
+    numeric: {columns: [a], steps: [{class: sklearn.impute.SimpleImputer}]}
+    categorical:
+      columns: [b]
+      steps:
+        - class: sklearn.preprocessing.OneHotEncoder
+          params: {handle_unknwn: ignore}
+          extra: 1
+  class: sklearn.linear_model.LogisticRegression
+"""
+
+
+def test_column_groups_load_with_their_steps(tmp_path):
+    estimator = {"class": "sklearn.linear_model.LogisticRegression", "preprocess": {
+        "numeric": {"columns": ["a"], "steps": [{"class": "sklearn.impute.SimpleImputer"}]}}}
+    config = load_model_config(write(tmp_path, with_changes(estimator=estimator)))
+
+    group = config.estimator.preprocess["numeric"]
+    assert group.columns == ["a"] and group.steps[0].class_path == "sklearn.impute.SimpleImputer"
+    assert config.estimator.encode_categoricals is True
+
+
+def test_a_column_group_step_with_an_unknown_key_is_named_with_its_line(tmp_path):
+    text = yaml.safe_dump({k: v for k, v in VALID.items() if k != "estimator"}) + PREPROCESS_YAML
+    path = write(tmp_path, text)
+    line = text.splitlines().index("          extra: 1") + 1
+
+    with pytest.raises(ConfigError, match=rf"field 'estimator.preprocess.categorical.steps.0.extra'"
+                                          rf" \(line {line}\)"):
+        load_model_config(path)
+
+
+@pytest.mark.parametrize(("nested", "field"), [
+    ({"class": "sklearn.tree.DecisionTreeClassifier", "steps": []},
+     "estimator.params.estimator.steps"),
+    ({"class": "sklearn.tree.DecisionTreeClassifier", "parms": {}},
+     "estimator.params.estimator.parms"),
+    ({"params": {"max_depth": 2}}, "estimator.params.estimator"),
+    ([{"class": "a.B"}, {"params": {}}], "estimator.params.estimator.1"),
+])
+def test_a_nested_estimator_spec_is_checked_by_the_schema(tmp_path, nested, field):
+    estimator = {"class": "sklearn.ensemble.BaggingClassifier", "params": {"estimator": nested}}
+
+    with pytest.raises(ConfigError, match=rf"field '{field}' \(line \d+\)"):
+        load_model_config(write(tmp_path, with_changes(estimator=estimator)))
+
+
+def test_a_mapping_param_without_class_is_a_plain_value(tmp_path):
+    estimator = {"class": "sklearn.linear_model.LogisticRegression",
+                 "params": {"class_weight": {0: 1, 1: 2}}}
+    config = load_model_config(write(tmp_path, with_changes(estimator=estimator)))
+    assert config.estimator.params == {"class_weight": {0: 1, 1: 2}}

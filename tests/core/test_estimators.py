@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from airflow_mlops.core.errors import ConfigError
-from airflow_mlops.core.estimators import build_estimator, build_model
+from airflow_mlops.core.estimators import EstimatorError, build_estimator, build_model
 
 LOGISTIC = "sklearn.linear_model.LogisticRegression"
 
@@ -83,3 +85,82 @@ def test_model_treats_booleans_as_categories(customers):
     model = build_model({"class": LOGISTIC}, features)
 
     assert model.named_steps["prepare"].transformers[0][2] == ["flag"]
+
+
+TREE = "sklearn.tree.DecisionTreeClassifier"
+
+
+def test_nested_estimator_specs_are_built_also_inside_lists():
+    from sklearn.ensemble import BaggingClassifier, VotingClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    bagging = build_estimator({"class": "sklearn.ensemble.BaggingClassifier", "params": {
+        "estimator": {"class": TREE, "params": {"max_depth": 2}}}})
+    voting = build_estimator({"class": "sklearn.ensemble.VotingClassifier", "params": {
+        "estimators": [["tree", {"class": TREE}], ["linear", {"class": LOGISTIC}]]}})
+
+    assert isinstance(bagging, BaggingClassifier)
+    assert isinstance(bagging.estimator, DecisionTreeClassifier)
+    assert bagging.estimator.max_depth == 2
+    assert isinstance(voting, VotingClassifier)
+    assert [type(e) for _, e in voting.estimators] == [DecisionTreeClassifier, LogisticRegression]
+
+
+def test_a_mapping_that_is_a_param_value_stays_a_mapping():
+    # negative control of the nested-spec rule: no 'class', no 'params', so a plain value
+    estimator = build_estimator({"class": LOGISTIC, "params": {"class_weight": {0: 1, 1: 3}}})
+
+    assert estimator.class_weight == {0: 1, 1: 3}
+
+
+@pytest.mark.parametrize(("nested", "field"), [
+    ({"class": "os.system"}, "estimator.params.estimator.class"),
+    ({"class": TREE, "params": {"depth": 1}}, "estimator.params.estimator.params"),
+    ({"params": {"max_depth": 1}}, "estimator.params.estimator"),
+    ({"kind": TREE}, "estimator.params.estimator"),
+])
+def test_a_broken_nested_spec_names_its_field(nested, field):
+    spec = {"class": "sklearn.ensemble.BaggingClassifier", "params": {"estimator": nested}}
+
+    with pytest.raises(EstimatorError, match=f"^field '{re.escape(field)}': ") as raised:
+        build_estimator(spec)
+    assert ".".join(map(str, raised.value.location)) == field
+
+
+def test_without_automatic_encoding_the_steps_get_the_columns_as_they_are(customers):
+    features = customers[["tenure_months", "monthly_charges"]].head(100)
+    spec = {"class": LOGISTIC, "encode_categoricals": False}
+
+    model = build_model(spec, features).fit(features, customers["churned"].head(100))
+
+    assert [name for name, _ in model.steps] == ["estimator"]
+    assert model.named_steps["estimator"].coef_.shape[1] == 2
+    text = customers[["tenure_months", "contract"]].head(100)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        build_model(spec, text).fit(text, customers["churned"].head(100))
+    # negative control: with the default, the same columns are encoded and train
+    build_model({"class": LOGISTIC}, text).fit(text, customers["churned"].head(100))
+
+
+def test_column_groups_replace_the_automatic_encoding(customers):
+    from sklearn.preprocessing import OrdinalEncoder
+
+    features = customers[["tenure_months", "contract", "region"]].head(100)
+    spec = {"class": LOGISTIC, "preprocess": {"codes": {
+        "columns": ["contract"], "steps": [{"class": "sklearn.preprocessing.OrdinalEncoder"}]}}}
+
+    model = build_model(spec, features)
+
+    name, step, columns = model.named_steps["prepare"].transformers[0]
+    assert (name, type(step), columns) == ("codes", OrdinalEncoder, ["contract"])
+    assert len(model.named_steps["prepare"].transformers) == 1  # region is not auto-encoded
+
+
+def test_a_column_group_naming_an_unknown_column_is_named(customers):
+    features = customers[["tenure_months"]].head(10)
+    spec = {"class": LOGISTIC, "preprocess": {"numeric": {
+        "columns": ["tenure"], "steps": [{"class": "sklearn.preprocessing.StandardScaler"}]}}}
+
+    with pytest.raises(EstimatorError, match=r"field 'estimator.preprocess.numeric.columns': "
+                                             r"\['tenure'\] not among the features"):
+        build_model(spec, features)

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from airflow_mlops.core.errors import ConfigError, RegistryError
 from airflow_mlops.core.estimators import build_model
@@ -109,3 +110,43 @@ def test_model_trusting_unreviewed_types_is_refused():
 def test_runtime_requirements_are_pinned_to_installed_versions():
     assert f"scikit-learn=={version('scikit-learn')}" in runtime_requirements()
     assert all("==" in requirement for requirement in runtime_requirements())
+
+
+def _with_missing_values(features):
+    holes = features.copy()
+    holes.loc[holes.index[::5], "monthly_charges"] = None
+    holes.loc[holes.index[1::7], "contract"] = None
+    return holes
+
+
+COLUMN_GROUPS = {
+    "numeric": {"columns": ["tenure_months", "monthly_charges"], "steps": [
+        {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "median"}},
+        {"class": "sklearn.preprocessing.StandardScaler"}]},
+    "categorical": {"columns": ["contract", "region"], "steps": [
+        {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "most_frequent"}},
+        {"class": "sklearn.preprocessing.OneHotEncoder", "params": {"handle_unknown": "ignore"}}]},
+}
+
+
+@pytest.mark.parametrize("estimator", [
+    {"class": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}},
+    {"class": "sklearn.ensemble.BaggingClassifier", "params": {
+        "n_estimators": 3, "random_state": 0,
+        "estimator": {"class": "sklearn.tree.DecisionTreeClassifier", "params": {"max_depth": 2}}}},
+    {"class": "sklearn.ensemble.StackingClassifier", "params": {"cv": 2, "estimators": [
+        ["linear", {"class": "sklearn.linear_model.LogisticRegression"}],
+        ["tree", {"class": "sklearn.tree.DecisionTreeClassifier", "params": {"max_depth": 2}}]]}},
+], ids=["logistic", "bagging", "stacking"])
+def test_column_groups_with_missing_values_save_and_load(data, estimator):
+    features, target = data
+    features = _with_missing_values(features)
+    model = build_model({**estimator, "preprocess": COLUMN_GROUPS}, features).fit(features, target)
+
+    trusted = trusted_types_for(model)
+
+    assert set(trusted) <= TRUSTED_TYPES
+    loaded = skops.io.loads(skops.io.dumps(model), trusted=trusted)
+    assert (loaded.predict(features) == model.predict(features)).all()
+    with pytest.raises(UntrustedTypesFoundException):  # negative control: the list is needed
+        skops.io.loads(skops.io.dumps(model), trusted=[])

@@ -263,3 +263,24 @@ def test_a_column_missing_from_the_data_names_the_field(train, overrides, messag
 ])
 def test_estimator_field(message, field):
     assert estimator_field(PIPELINE, message) == field
+
+
+def test_column_groups_are_logged_with_their_steps(train, mlflow_session):
+    import mlflow
+
+    estimator = {**LOGISTIC, "preprocess": {
+        "numeric": {"columns": ["tenure_months", "monthly_charges"], "steps": [
+            {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "median"}}]},
+        "categorical": {"columns": ["contract", "region"], "steps": [
+            {"class": "sklearn.preprocessing.OneHotEncoder",
+             "params": {"handle_unknown": "ignore"}}]},
+    }}
+
+    result = train(estimator=estimator)
+
+    params = mlflow.MlflowClient().get_run(result["run_id"]).data.params
+    assert params["preprocess.numeric.columns"] == "tenure_months,monthly_charges"
+    assert params["preprocess.numeric.step0.estimator"] == "sklearn.impute.SimpleImputer"
+    assert params["preprocess.numeric.step0.strategy"] == "median"
+    assert params["preprocess.categorical.step0.handle_unknown"] == "ignore"
+    assert params["estimator"] == LOGISTIC["class"]

@@ -147,3 +147,53 @@ def test_sql_model_lands_its_rows_trains_and_alerts(configs, airflow_db, mlflow_
     assert task_states(failed)["validate"] == "failed"
     alerts = alerts_file.read_text().splitlines()
     assert alerts[1:] == ["failed validate of nightly_retrain_nosuite"]
+
+
+def test_column_groups_train_on_missing_values_and_promote(configs, airflow_db, mlflow_connection,
+                                                          customers, land, tmp_path, task_states):
+    import json
+
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+
+    from airflow_mlops.core.registry import CHAMPION, alias_version
+
+    suite = json.loads((REPO / "expectations" / "churn.json").read_text())
+    suite["expectations"] = [e for e in suite["expectations"] if not (
+        e["type"] == "expect_column_values_to_not_be_null"
+        and e["kwargs"]["column"] == "monthly_charges")]
+    (tmp_path / "churn.json").write_text(json.dumps(suite))
+    holes = customers.copy()
+    holes.loc[holes.index[::6], "monthly_charges"] = None
+    holes.loc[holes.index[1::9], "contract"] = None
+    land(holes, tmp_path / "data" / "customers", NIGHT)
+    estimator = {
+        "preprocess": {
+            "numeric": {"columns": ["tenure_months", "monthly_charges", "support_calls"], "steps": [
+                {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "median"}},
+                {"class": "sklearn.preprocessing.StandardScaler"}]},
+            "categorical": {"columns": ["contract", "region"], "steps": [
+                {"class": "sklearn.impute.SimpleImputer", "params": {"strategy": "most_frequent"}},
+                {"class": "sklearn.preprocessing.OneHotEncoder",
+                 "params": {"handle_unknown": "ignore"}}]}},
+        "steps": [{"class": "sklearn.linear_model.LogisticRegression",
+                   "params": {"max_iter": 500}}]}
+    write(configs, "churn.yaml", churn_config(suite=str(tmp_path / "churn.json"),
+                                              estimator=estimator, retries={"count": 0}))
+    (dag,) = runpy.run_path(str(DAGS / "nightly_retrain.py"))["dags"]
+
+    run = dag.test(logical_date=NIGHT)
+
+    states = task_states(run)
+    assert states["validate"] == states["train"] == states["promote"] == "success", states
+    client = MlflowClient(mlflow_connection, mlflow_connection)
+    assert alias_version(client, "churn", CHAMPION) == "1"
+    mlflow.set_tracking_uri(mlflow_connection)
+    model = mlflow.sklearn.load_model("models:/churn@champion")  # through skops' allow-list
+    prepare = model.named_steps["prepare"]
+    assert isinstance(prepare, ColumnTransformer)
+    assert {name for name, _, _ in prepare.transformers_} >= {"numeric", "categorical"}
+    assert isinstance(prepare.named_transformers_["numeric"].steps[0][1], SimpleImputer)
+    assert model.predict(holes[churn_config()["features"]].head(20)).shape == (20,)
