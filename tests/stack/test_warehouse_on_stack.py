@@ -76,7 +76,8 @@ def test_a_table_model_validates_in_the_database_trains_and_promotes(api, wareho
     summary = api.xcom(night, "validate", dag_id=DAG_ID)
     assert summary["success"] and summary["rows"] > 0
     assert summary["data"].startswith(f"query on connection {CONN_ID}: SELECT customer_id")
-    assert "ds = '2026-06-01'" in summary["data"]
+    validate = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{night}/taskInstances/validate")
+    assert "ds = '2026-06-01'" in validate["rendered_fields"]["sql"]  # the night's partition
     landed = api.xcom(night, "extract", dag_id=DAG_ID)
     assert landed["rows"] == summary["rows"] and landed["uri"].endswith(".parquet")
     assert alias_version(mlflow_client, MODEL, CHAMPION) == "1"
