@@ -75,9 +75,17 @@ def write_card(client: MlflowClient, model: str, version: str,
                     f"{CARD_FOLDER}/{HTML_FILE}")
     uri = f"runs:/{found.run_id}/{CARD_FOLDER}/{MARKDOWN_FILE}"
     registry.set_version_tags(client, model, version, {CARD_TAG: uri})
-    if not found.description or found.description.startswith(DESCRIPTION_PREFIX):
-        client.update_model_version(model, version, description=DESCRIPTION_PREFIX + uri)
+    description = _with_card_line(found.description or "", uri)
+    if description != found.description:
+        client.update_model_version(model, version, description=description)
     return uri
+
+
+def _with_card_line(description: str, uri: str) -> str:
+    """The version's description (what trained it) ending with the card's line, once."""
+    kept = description.split(f"\n\n{DESCRIPTION_PREFIX}", 1)[0]
+    kept = "" if kept.startswith(DESCRIPTION_PREFIX) else kept
+    return f"{kept}\n\n{DESCRIPTION_PREFIX}{uri}" if kept else DESCRIPTION_PREFIX + uri
 
 
 def refresh_cards(client: MlflowClient, model: str, *versions: str | None) -> None:

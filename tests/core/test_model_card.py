@@ -77,7 +77,9 @@ def test_an_evaluated_version_s_card_has_every_section(versions):
     assert "| month-to-month |" in card  # one slice row
     version = client.get_model_version(MODEL, second)
     assert version.tags[registry.tag(CARD_TAG)] == uri
-    assert version.description == DESCRIPTION_PREFIX + uri
+    assert version.description.endswith(f"\n\n{DESCRIPTION_PREFIX}{uri}")
+    assert version.description.startswith("Trained by the Airflow DAG run")  # kept
+    assert version.description.count(DESCRIPTION_PREFIX) == 1
 
 
 def test_the_champion_s_card_shows_its_alias_history(versions):
