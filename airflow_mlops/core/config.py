@@ -659,7 +659,7 @@ def _cached(key: str) -> ModelConfig | None:
         if not isinstance(raw, dict) or any(template_problem(text)
                                             for _, text in templated_texts(raw)):
             return None
-        return ModelConfig.model_validate(raw)
+        return ModelConfig.model_validate_json(entry)
     except (ValueError, RecursionError):  # a broken or tampered entry: read the file again
         return None
 
