@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic
 import yaml
 from pydantic import (
     BaseModel,
@@ -19,10 +24,13 @@ from pydantic import (
     model_validator,
 )
 
+import airflow_mlops
+from airflow_mlops.core import config_cache
 from airflow_mlops.core.drift import DRIFT_METHODS
 from airflow_mlops.core.errors import ConfigError
+from airflow_mlops.core.imports import IMPORT_PREFIXES_ENV
 from airflow_mlops.core.metrics import TASK_METRICS, CustomMetric, greater_is_better
-from airflow_mlops.core.templating import template_problem
+from airflow_mlops.core.templating import MAX_TEMPLATE_CHARS, template_problem
 
 # libyaml's loader where PyYAML was built with it: parsing 1,000 configs stays fast.
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -499,18 +507,27 @@ def _line_of(root: yaml.Node | None, location: tuple) -> int | None:
     return line
 
 
-def _read_text(path: Path) -> str:
-    """The file's text, refused unread beyond the size cap."""
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, refused unread beyond the size cap."""
     cap = int(os.environ.get(MAX_BYTES_ENV) or DEFAULT_MAX_BYTES)
     with path.open("rb") as file:
         data = file.read(cap + 1)
     if len(data) > cap:
         raise ConfigError(f"{path}: larger than {cap} bytes, the most a model config may hold "
                           f"(${MAX_BYTES_ENV} sets the cap)")
+    return data
+
+
+def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refused unread beyond the size cap."""
+    return _decode(path, _read_bytes(path))
 
 
 def _check_structure(path: Path, text: str) -> None:
@@ -550,9 +567,9 @@ def _check_structure(path: Path, text: str) -> None:
                 )
 
 
-def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+def _read_yaml(path: Path, text: str | None = None) -> tuple[Any, yaml.Node | None]:
     """The parsed config and its node tree (for line numbers), within the caps."""
-    text = _read_text(path)
+    text = _read_text(path) if text is None else text
     _check_structure(path, text)
     loader = SafeLoader(text)
     try:
@@ -592,6 +609,11 @@ def _at(root: yaml.Node | None, location: tuple, message: str) -> str:
     return f"field '{'.'.join(str(part) for part in location)}'{where}: {message}"
 
 
+def _allowed_env_names() -> set[str]:
+    """The names listed in ``$AIRFLOW_MLOPS_CONFIG_ENV_ALLOW`` (``AIRFLOW_MLOPS_*`` expand too)."""
+    return {name.strip() for name in os.environ.get(ENV_ALLOW_ENV, "").split(",")} - {""}
+
+
 def expand_env(value: str) -> str:
     """``value`` with ``$VAR``/``${VAR}`` of allowed variables expanded (unset ones kept).
 
@@ -599,11 +621,11 @@ def expand_env(value: str) -> str:
     ``$AIRFLOW_MLOPS_CONFIG_ENV_ALLOW``; any other reference is a ConfigError naming the
     variable, never its value.
     """
-    allowed = {name.strip() for name in os.environ.get(ENV_ALLOW_ENV, "").split(",")}
+    allowed = _allowed_env_names()
 
     def substitute(match: re.Match) -> str:
         name = match.group(1).removeprefix("{").removesuffix("}")
-        if not (name.startswith(ENV_PREFIX) or name in allowed - {""}):
+        if not (name.startswith(ENV_PREFIX) or name in allowed):
             raise ConfigError(
                 f"environment variable '{name}' may not be used in a config: only "
                 f"{ENV_PREFIX}* and those listed in ${ENV_ALLOW_ENV} expand"
@@ -679,21 +701,64 @@ def _text_problems(raw: dict) -> list[tuple[tuple, str]]:
     return problems
 
 
-def load_model_config(path: str | os.PathLike) -> ModelConfig:
-    """Read and validate a model config; relative paths resolve against its folder.
+@functools.cache
+def _code_digest() -> str:
+    """The product's version and the source of the modules that shape a validated config."""
+    modules = ("config", "templating", "metrics", "drift", "errors")
+    digest = hashlib.sha256(airflow_mlops.__version__.encode())
+    for module in modules:
+        digest.update(Path(sys.modules[f"airflow_mlops.core.{module}"].__file__).read_bytes())
+    return digest.hexdigest()
 
-    Errors name the file, the field and its line. The file is refused beyond its size,
-    nesting and alias caps; template text must keep to the allow-list of
-    :mod:`airflow_mlops.core.templating`; environment variables expand by :func:`expand_env`
-    in ``data_uri`` and the drift and deployment sections' URIs.
-    """
-    path = Path(path)
+
+def cache_key(data: bytes) -> str:
+    """The key of a config file's validated form: its exact bytes, the versions of Python,
+    pydantic and the product (with its validating code), every setting of the config-safety
+    checks and the value of each allowed environment variable the file names."""
+    text = data.decode("utf-8", errors="replace")
+    allowed = _allowed_env_names()
+    named = sorted({match.group(1).removeprefix("{").removesuffix("}")
+                    for match in _ENV_REFERENCE.finditer(text)})
+    settings = {
+        "python": sys.version, "pydantic": pydantic.VERSION, "code": _code_digest(),
+        "limits": [MAX_DEPTH, ALIAS_BUDGET, MAX_TEMPLATE_CHARS],
+        **{name: os.environ.get(name) for name in (
+            ENV_ALLOW_ENV, IMPORT_PREFIXES_ENV, MAX_BYTES_ENV, config_cache.CACHE_ENV
+        )},
+        "env": {name: os.environ.get(name) for name in named
+                if name.startswith(ENV_PREFIX) or name in allowed},
+    }
+    digest = hashlib.sha256(hashlib.sha256(data).digest())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _cached(key: str) -> ModelConfig | None:
+    """The entry under ``key`` when it still passes the schema and the template checks."""
+    entry = config_cache.read_entry(key)
+    if entry is None:
+        return None
     try:
-        raw, root = _read_yaml(path)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: model config not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: model config cannot be read: {exc.strerror}") from None
+        raw = json.loads(entry)
+        if not isinstance(raw, dict) or any(template_problem(text)
+                                            for _, text in templated_texts(raw)):
+            return None
+        return ModelConfig.model_validate_json(entry)
+    except (ValueError, RecursionError):  # a broken or tampered entry: read the file again
+        return None
+
+
+def _cache(key: str, config: ModelConfig) -> None:
+    """Keep ``config`` under ``key`` when its JSON reads back as the same config."""
+    entry = config.model_dump_json(by_alias=True, exclude_unset=True)
+    if ModelConfig.model_validate(json.loads(entry)) == config:  # e.g. dates in params: not
+        config_cache.write_entry(key, entry.encode())
+
+
+def _validated(path: Path, text: str) -> ModelConfig:
+    """The config in ``text`` after every check; relative paths not yet resolved."""
+    try:
+        raw, root = _read_yaml(path, text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -702,11 +767,37 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(_at(root, loc, msg) for loc, msg in problems))
     try:
-        config = ModelConfig.model_validate(raw)
+        return ModelConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
             f"{path}: {'; '.join(_describe(error, root) for error in exc.errors())}"
         ) from None
+
+
+def load_model_config(path: str | os.PathLike) -> ModelConfig:
+    """Read and validate a model config; relative paths resolve against its folder.
+
+    Errors name the file, the field and its line. The file is refused beyond its size,
+    nesting and alias caps; template text must keep to the allow-list of
+    :mod:`airflow_mlops.core.templating`; environment variables expand by :func:`expand_env`
+    in ``data_uri`` and the drift and deployment sections' URIs. A config that passed all of
+    this is kept in :mod:`airflow_mlops.core.config_cache` under :func:`cache_key`; the next
+    parse of the same bytes with the same settings validates that entry again instead of
+    reading the YAML.
+    """
+    path = Path(path)
+    try:
+        data = _read_bytes(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: model config not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: model config cannot be read: {exc.strerror}") from None
+    text = _decode(path, data)
+    key = cache_key(data)
+    config = _cached(key)
+    if config is None:
+        config = _validated(path, text)
+        _cache(key, config)
     loaded = config.model_copy(update={"suite": (path.parent / config.suite).resolve()})
     loaded._source_file = path
     return loaded

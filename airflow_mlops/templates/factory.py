@@ -4,7 +4,9 @@ A DAG file calls it once per template::
 
     dags = build_dags(build_retrain_dag, configs_folder(__file__), dag_id_prefix="nightly_retrain")
 
-Configs are read from the folder on every parse (no Airflow Variable or database lookup).
+Configs are read from the folder on every parse (no Airflow Variable or database lookup);
+a file whose bytes and settings are unchanged since it last passed every check is validated
+from :mod:`airflow_mlops.core.config_cache` instead of its YAML.
 A config that fails to load or build becomes a paused, unscheduled DAG under the id the model
 would have had: its description and docs show the error in the Airflow UI, and its one task
 fails with that error when run.
