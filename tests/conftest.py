@@ -365,9 +365,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium driven by Playwright (its own browser download is never used)."""
+    """Debian's chromium driven by Playwright (its own browser download is never used).
+
+    Module-scoped: Playwright's sync API keeps an event loop running while it is open, and
+    later tests that call ``asyncio.run`` must not find one."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make .tools/chromium` installs Debian's chromium")
     from playwright.sync_api import sync_playwright

@@ -80,8 +80,9 @@ def test_a_bad_estimator_parameter_fails_once_naming_the_field(run_train, mlflow
     assert (state, tries) == ("failed", 1)  # retries=2 not used
     logs = "".join(capfd.readouterr())
     config = tmp_path / "models" / "bad_param.yaml"
-    assert f"{config}: field 'estimator.steps.1.params.C' (line 13): scikit-learn refused " \
-           "the model: InvalidParameterError: The 'C' parameter of LogisticRegression" in logs
+    assert f"{config}: field 'estimator.steps.1.params.C' (line 13): estimator " \
+           "'sklearn.linear_model.LogisticRegression': The 'C' parameter of " \
+           "LogisticRegression must be" in logs
     assert logs.count("Traceback") == 1, "scikit-learn's own traceback is not repeated"
 
 
