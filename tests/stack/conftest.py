@@ -93,7 +93,7 @@ class Api:
                 return state
             time.sleep(3)
         raise AssertionError(f"{run_id} not finished after {timeout:.0f}s: "
-                             f"{self.task_states(run_id, dag_id)}")
+                             f"{self.explain(run_id, dag_id)}")
 
     def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances"
@@ -101,6 +101,18 @@ class Api:
 
     def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str | None]:
         return {ti["task_id"]: ti["state"] for ti in self.task_instances(run_id, dag_id)}
+
+    def explain(self, run_id: str, dag_id: str = DAG_ID, lines: int = 25) -> str:
+        """Why a run ended as it did: every task's state and try, failed ones first, each
+        failed try with the last ``lines`` events of its log."""
+        tis = sorted(self.task_instances(run_id, dag_id), key=lambda ti: ti["state"] != "failed")
+        parts = [", ".join(f"{ti['task_id']}={ti['state']}(try {ti['try_number']})" for ti in tis)]
+        for ti in tis:
+            if ti["state"] == "failed":
+                events = self.log(run_id, ti["task_id"], ti["try_number"], dag_id).splitlines()
+                parts.append(f"--- {ti['task_id']} try {ti['try_number']}:")
+                parts += [json.loads(event).get("event", event)[:500] for event in events[-lines:]]
+        return "\n".join(parts)
 
     def task(self, run_id: str, task_id: str, dag_id: str = DAG_ID) -> dict:
         return next(ti for ti in self.task_instances(run_id, dag_id) if ti["task_id"] == task_id)

@@ -44,7 +44,7 @@ def test_worker_killed_during_training(api, clean_model, land, customers, run_id
     finally:
         stack_ctl("start", "worker")
 
-    assert api.wait(rid, timeout=1200) == "success", api.task_states(rid)
+    assert api.wait(rid, timeout=1200) == "success", api.explain(rid)
     assert api.task(rid, "train")["try_number"] >= 2, "the killed try was retried"
     versions = client.search_model_versions(f"name='{MODEL}'")
     assert [str(v.version) for v in versions] == ["1"], "exactly one version for the run"

@@ -88,7 +88,7 @@ def test_metadata_db_connections_dropped(api, clean_model, land, customers, run_
         except (AssertionError, OSError):  # the api-server reconnects or starts again
             pass
         time.sleep(3)
-    assert state == "success", api.task_states(rid)
+    assert state == "success", api.explain(rid)
 
     stack_dir = Path(stack_env["STACK_DIR"])
     assert [n for n in COMPONENTS if not alive(stack_dir, n)] == [], "a supervisor died"

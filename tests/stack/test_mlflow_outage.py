@@ -52,7 +52,7 @@ def test_mlflow_down_during_promotion(api, clean_model, land, customers, run_id,
     assert ledger_moves(rid) == [], "a failed try left a ledger entry"
 
     api.set_pool(GATE, 1)
-    assert api.wait(rid, dag_id=DAG) == "success", api.task_states(rid, dag_id=DAG)
+    assert api.wait(rid, dag_id=DAG) == "success", api.explain(rid, dag_id=DAG)
     assert api.task(rid, "promote", dag_id=DAG)["try_number"] >= 2
 
     moves = ledger_moves(rid)

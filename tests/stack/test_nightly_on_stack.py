@@ -36,8 +36,8 @@ def test_nights_promote_then_compare(api, clean_model, land, customers, run_id, 
     for night, rid in zip(nights, runs, strict=True):
         api.trigger(night, rid)
 
-    assert api.wait(runs[0]) == "success", api.task_states(runs[0])
-    assert api.wait(runs[1]) == "success", api.task_states(runs[1])
+    assert api.wait(runs[0]) == "success", api.explain(runs[0])
+    assert api.wait(runs[1]) == "success", api.explain(runs[1])
 
     assert versions(client) == ["1", "2"]
     v1, v2 = client.get_model_version(MODEL, "1"), client.get_model_version(MODEL, "2")
@@ -80,7 +80,7 @@ def test_corrupted_partition_is_blocked(api, clean_model, land, customers, run_i
     land(corrupted, bad)
 
     api.trigger(good, first)
-    assert api.wait(first) == "success", api.task_states(first)
+    assert api.wait(first) == "success", api.explain(first)
     champion = alias_version(client, MODEL, CHAMPION)
     assert champion == "1"
 

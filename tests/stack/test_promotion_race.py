@@ -33,7 +33,7 @@ def test_two_dags_race_to_promote(api, clean_model, land, customers, run_id, led
     api.trigger(night, twin_run, dag_id=TWIN)
     api.wait_task(twin_run, "promote", {"scheduled"}, timeout=900, dag_id=TWIN)
     api.trigger(night, real_run)
-    assert api.wait(real_run) == "success", api.task_states(real_run)
+    assert api.wait(real_run) == "success", api.explain(real_run)
 
     twin, real = api.xcom(twin_run, "evaluate", dag_id=TWIN), api.xcom(real_run, "evaluate")
     assert twin["champion_version"] == real["champion_version"] is None, "same champion"

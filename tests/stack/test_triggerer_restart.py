@@ -53,7 +53,7 @@ def test_triggerer_restarted_while_sensor_deferred(api, clean_model, land, custo
 
     land(customers.iloc[: len(customers) // 3], night)
     api.wait_task(rid, "wait_for_data", {"success"}, timeout=180, dag_id=DAG)
-    assert api.wait(rid, dag_id=DAG) == "success", api.task_states(rid, dag_id=DAG)
+    assert api.wait(rid, dag_id=DAG) == "success", api.explain(rid, dag_id=DAG)
     assert api.task(rid, "wait_for_data", dag_id=DAG)["try_number"] == 1, "resumed, not retried"
     versions = client.search_model_versions(f"name='{MODEL}'")
     assert [str(v.version) for v in versions] == ["1"]

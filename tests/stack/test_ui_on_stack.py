@@ -176,7 +176,7 @@ def test_a_gated_night_is_approved_from_required_actions(api, clean_model, land,
         page.get_by_text("Approve", exact=True).first.click()
         page.get_by_role("button", name="Respond").click()
 
-    assert api.wait(rid, dag_id=GATED) == "success", api.task_states(rid, dag_id=GATED)
+    assert api.wait(rid, dag_id=GATED) == "success", api.explain(rid, dag_id=GATED)
     states = api.task_states(rid, dag_id=GATED)
     assert states["approve"] == "success" and states["promote"] == "success", states
     assert states["reject"] == "skipped"

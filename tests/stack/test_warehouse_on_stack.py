@@ -71,7 +71,7 @@ def test_a_table_model_validates_in_the_database_trains_and_promotes(api, wareho
         pass
     night, broken = run_id("warehouse"), run_id("warehouse_broken")
     api.trigger(dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc), night, dag_id=DAG_ID)
-    assert api.wait(night, dag_id=DAG_ID) == "success", api.task_states(night, DAG_ID)
+    assert api.wait(night, dag_id=DAG_ID) == "success", api.explain(night, DAG_ID)
 
     summary = api.xcom(night, "validate", dag_id=DAG_ID)
     assert summary["success"] and summary["rows"] > 0
