@@ -63,8 +63,8 @@ def _predict(fetched: FetchedModel, sample: pd.DataFrame, sample_name: str) -> d
         ) from None
     except Exception as exc:  # the model's own code failed; any type is possible
         raise SmokeCheckError(
-            f"{fetched.label}: predict failed on {len(sample)} rows of {sample_name}: "
-            f"{short(exc)}"
+            f"{fetched.label}: predict failed on {len(sample)} rows of {sample_name} "
+            f"(columns given: {', '.join(map(str, sample.columns))}): {short(exc)}"
         ) from None
     report_stage("checking its predictions")
     if len(predictions) != len(sample):

@@ -135,6 +135,17 @@ def test_a_column_of_the_wrong_type_fails_naming_it(store, sample):
     assert smoke_record(MlflowClient(), MODEL, version)["passed"] is False
 
 
+def test_a_model_that_cannot_predict_on_the_sample_fails_naming_the_columns_given(store, sample):
+    version = store()  # a logistic regression without an imputer: a missing value stops it
+    gap = sample.assign(monthly_charges=sample["monthly_charges"].where(sample.index != 3))
+
+    with pytest.raises(SmokeCheckError, match=r"predict failed on 60 rows of day\.csv \(columns "
+                       r"given: tenure_months, monthly_charges, support_calls, contract, region\): "
+                       r".*NaN"):
+        check(gap, version)
+    assert smoke_record(MlflowClient(), MODEL, version)["passed"] is False
+
+
 def test_a_pickled_model_is_refused_before_loading(store, sample, customers, forge_digest):
     from sklearn.dummy import DummyClassifier
 
