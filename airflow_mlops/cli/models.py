@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from airflow_mlops.cli import EXIT_OK, _table
+from airflow_mlops.cli.main import EXIT_OK, _table
 from airflow_mlops.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _client(args: argparse.Namespace) -> Iterator[MlflowClient]:
     import mlflow
     from mlflow import MlflowClient
 
-    from airflow_mlops.cli_errors import reaching_mlflow
+    from airflow_mlops.cli.errors import reaching_mlflow
     from airflow_mlops.core.tracking import TrackingTarget, tracking_session
 
     if args.conn_id:
@@ -170,7 +170,7 @@ def _card(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from airflow_mlops.cli import EXIT_FAILED
+    from airflow_mlops.cli.main import EXIT_FAILED
     from airflow_mlops.core.reproduce import reproduce
 
     with _client(args) as client:

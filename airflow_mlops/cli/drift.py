@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, _table
+from airflow_mlops.cli.main import EXIT_FAILED, EXIT_OK, _table
 
 if TYPE_CHECKING:
     from airflow_mlops.core.drift import DriftOptions, DriftResult

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, build_parser, main
+from airflow_mlops.cli.main import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, build_parser, main
 
 
 def digest(path: Path) -> str:

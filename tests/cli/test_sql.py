@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, main
+from airflow_mlops.cli.main import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, main
 
 
 @pytest.fixture

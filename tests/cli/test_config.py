@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_mlops.cli import main
+from airflow_mlops.cli.main import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def churn_config(**changes) -> dict:

@@ -57,7 +57,7 @@ def format_summary(summary: ValidationSummary) -> str:
 def _validate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from airflow_mlops.cli_sql import database_validation
+    from airflow_mlops.cli.sql import database_validation
     from airflow_mlops.core.io import read_table
     from airflow_mlops.core.reports import write_reports
     from airflow_mlops.core.validation import check_data, resolve_suite
@@ -105,7 +105,7 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("validate", help="validate a data set against a GX suite",
                                  description="Exit code 0: passed; 1: expectations failed; "
                                  "2: the data or the suite is unusable.")
-    from airflow_mlops.cli_sql import add_database_arguments
+    from airflow_mlops.cli.sql import add_database_arguments
 
     parser.add_argument("data", nargs="?",
                         help="CSV or Parquet file: local path or fsspec URI (or use --db)")
@@ -148,19 +148,19 @@ def _add_suite(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_models(commands: argparse._SubParsersAction) -> None:
-    from airflow_mlops.cli_models import add_models
+    from airflow_mlops.cli.models import add_models
 
     add_models(commands)
 
 
 def _add_config(commands: argparse._SubParsersAction) -> None:
-    from airflow_mlops.cli_config import add_config
+    from airflow_mlops.cli.config import add_config
 
     add_config(commands)
 
 
 def _add_drift(commands: argparse._SubParsersAction) -> None:
-    from airflow_mlops.cli_drift import add_drift
+    from airflow_mlops.cli.drift import add_drift
 
     add_drift(commands)
 
