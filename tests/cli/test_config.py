@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from airflow_mlops.cli.main import main
-from airflow_mlops.core.synthetic import ROWS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -228,16 +227,17 @@ def test_a_folder_of_many_configs_reports_every_file(capsys, tmp_path):
         paths.append(write(tmp_path, f"model{number:02}.yaml",
                            churn_config(name=f"model{number:02}", estimator=estimator)))
     broken = paths[17]
-    line = broken.read_text().splitlines().index("estimator:") + 1
+    line = next(number for number, text in enumerate(broken.read_text().splitlines(), 1)
+                if text.strip() == "C: -1.0")
 
     code, out = check(capsys, tmp_path)
 
     assert code == 1
     lines = out.splitlines()
     assert [line for line in lines if line.startswith("FAIL")] == [
-        f"FAIL {broken}: field 'estimator' (line {line}): does not train on {ROWS} synthetic rows "
-        "shaped by the suite: The 'C' parameter of LogisticRegression must be a float in the "
-        "range (0.0, inf]. Got -1.0 instead."]
+        f"FAIL {broken}: field 'estimator.steps.2.params.C' (line {line}): estimator "
+        "'sklearn.linear_model.LogisticRegression': The 'C' parameter of LogisticRegression "
+        "must be a float in the range (0.0, inf]. Got -1.0 instead."]
     assert [f"ok   {path} (model {path.stem})" for path in paths if path != broken] == \
         [line for line in lines if line.startswith("ok")]
     assert lines[-1] == "29 of 30 configs ok"
