@@ -86,3 +86,16 @@ def test_config_check_imports_no_mlflow_or_evidently(tmp_path):
     assert code == 0, err
     assert {"sklearn", "great_expectations", "airflow"} <= modules
     assert modules.isdisjoint({"mlflow", "evidently"})
+
+
+@pytest.mark.parametrize(("module", "uses"), [
+    ("common", set()), ("config", {"common"}), ("drift", {"common"}), ("errors", set()),
+    ("models", {"common"}), ("sql", set()), ("suite", {"common"}),
+    ("validate", {"common", "sql"}),
+])
+def test_a_command_module_imports_no_other_command(module, uses):
+    code = (f"import json, sys, airflow_mlops.cli.{module}; print(json.dumps([name.rsplit('.')[-1]"
+            " for name in sys.modules if name.startswith('airflow_mlops.cli.')]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert set(json.loads(done.stdout)) == {module, *uses}
