@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,30 +53,64 @@ def _fit_problems(config: ModelConfig, suite: Suite) -> Iterator[tuple[tuple, st
         yield ESTIMATOR, str(exc)
 
 
-def _problems(config: ModelConfig) -> Iterator[tuple[tuple, str]]:
+def _suite_problems(path: Path) -> tuple[Suite | None, str | None]:
+    """The suite at ``path`` if it loads and builds, else why not."""
     from airflow_mlops.core.validation import build_expectations, load_suite
 
     try:
-        suite = load_suite(config.suite)
+        suite = load_suite(path)
         build_expectations(suite)
     except MlopsError as exc:
-        yield ("suite",), str(exc)
-    else:
-        yield from _fit_problems(config, suite)
-    for metric in config.promotion.custom():
-        try:
-            metric.load()
-        except MlopsError as exc:
-            yield ("promotion", "custom_metrics", metric.name, "function"), str(exc)
+        return None, str(exc)
+    return suite, None
+
+
+def _fit_key(config: ModelConfig) -> str:
+    """What the synthetic fit depends on: configs that agree on it get the same problems."""
+    return json.dumps([config.estimator.model_dump(mode="json", by_alias=True, exclude_none=True),
+                       str(config.suite), config.features, config.target, config.task,
+                       config.seed], sort_keys=True)
+
+
+class ConfigChecker:
+    """Checks configs one after another, doing once what they share: each suite file is read
+    and built once, and each pipeline is fitted once per suite, features, target, task and
+    seed. One checker is meant for one pass over the configs (files are not re-read)."""
+
+    def __init__(self) -> None:
+        self._suites: dict[Path, tuple[Suite | None, str | None]] = {}
+        self._fits: dict[str, list[tuple[tuple, str]]] = {}
+
+    def _problems(self, config: ModelConfig) -> Iterator[tuple[tuple, str]]:
+        if config.suite not in self._suites:
+            self._suites[config.suite] = _suite_problems(config.suite)
+        suite, error = self._suites[config.suite]
+        if error:
+            yield ("suite",), error
+        else:
+            key = _fit_key(config)
+            if key not in self._fits:
+                self._fits[key] = list(_fit_problems(config, suite))
+            yield from self._fits[key]
+        for metric in config.promotion.custom():
+            try:
+                metric.load()
+            except MlopsError as exc:
+                yield ("promotion", "custom_metrics", metric.name, "function"), str(exc)
+
+    def check(self, path: Path, config: ModelConfig) -> list[str]:
+        """Problems of a loaded config, each naming its field and line: the suite loads and
+        builds, the pipeline training builds fits a synthetic frame shaped by the suite and
+        saves with the reviewed types only, custom metrics import."""
+        problems = list(self._problems(config))
+        lines = field_lines(path, [location for location, _ in problems])
+        return [
+            f"field '{'.'.join(map(str, location))}'{f' (line {line})' if line else ''}: "
+            f"{message}"
+            for (location, message), line in zip(problems, lines, strict=True)
+        ]
 
 
 def check_config(path: Path, config: ModelConfig) -> list[str]:
-    """Problems of a loaded config, each naming its field and line: the suite loads and
-    builds, the pipeline training builds fits a synthetic frame shaped by the suite and saves
-    with the reviewed types only, custom metrics import."""
-    problems = list(_problems(config))
-    lines = field_lines(path, [location for location, _ in problems])
-    return [
-        f"field '{'.'.join(map(str, location))}'{f' (line {line})' if line else ''}: {message}"
-        for (location, message), line in zip(problems, lines, strict=True)
-    ]
+    """:meth:`ConfigChecker.check` of one config."""
+    return ConfigChecker().check(path, config)

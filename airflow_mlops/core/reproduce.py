@@ -14,9 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_mlops.core import registry
 from airflow_mlops.core.errors import DataError, RegistryError
-from airflow_mlops.core.training import LIBRARIES_TAG, TRAINING_SPEC_TAG, library_versions
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -57,6 +55,9 @@ def recorded_training(client: MlflowClient, model: str, version: str) -> dict:
     :raises RegistryError: the version is unknown or was trained without these records.
     """
     from mlflow.exceptions import MlflowException
+
+    from airflow_mlops.core import registry
+    from airflow_mlops.core.training import LIBRARIES_TAG, TRAINING_SPEC_TAG
 
     try:
         found = client.get_model_version(model, str(version))
@@ -112,6 +113,7 @@ def reproduce(client: MlflowClient, model: str, version: str,
     from airflow_mlops.core.estimators import build_model
     from airflow_mlops.core.metrics import score
     from airflow_mlops.core.splits import split
+    from airflow_mlops.core.training import library_versions
 
     what = f"model '{model}' v{version}"
     record = recorded_training(client, model, version)

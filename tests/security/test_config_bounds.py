@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_mlops.cli_config import check
+from airflow_mlops.cli.config import check
 from airflow_mlops.core.config import load_model_config
 from airflow_mlops.core.errors import ConfigError
 

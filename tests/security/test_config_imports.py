@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_mlops.cli_config import check
+from airflow_mlops.cli.config import check
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "team_side_effects"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_mlops.cli_config import check
+from airflow_mlops.cli.config import check
 from airflow_mlops.templates.factory import BROKEN_TAG, build_dags
 from airflow_mlops.templates.retrain import build_retrain_dag
 

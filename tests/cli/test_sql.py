@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, main
+from airflow_mlops.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE
+from airflow_mlops.cli.main import main
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, _table
+from airflow_mlops.cli.common import EXIT_FAILED, EXIT_OK, table
 
 if TYPE_CHECKING:
     from airflow_mlops.core.drift import DriftOptions, DriftResult
@@ -48,13 +48,13 @@ def format_result(result: DriftResult, summary: dict) -> str:
         f"rows: reference {rows['reference']} (compared {rows['sampled_reference']}), "
         f"current {rows['current']} (compared {rows['sampled_current']})",
     ]
-    table = [tuple(c.upper() for c in TABLE_COLUMNS)]
+    cells = [tuple(c.upper() for c in TABLE_COLUMNS)]
     for column in result.columns:
         data = column.to_dict()
-        table.append((column.column, column.method, str(data["score"]),
+        cells.append((column.column, column.method, str(data["score"]),
                       "" if column.threshold is None else str(column.threshold),
                       "yes" if column.drifted else "no", column.note))
-    lines += ["", _table(table)]
+    lines += ["", table(cells)]
     if result.added_columns:
         lines.append(f"not monitored, only in the current data: {', '.join(result.added_columns)}")
     lines += [f"not monitored: {column} ({why})" for column, why in result.unmonitored.items()]

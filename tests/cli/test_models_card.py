@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, main
+from airflow_mlops.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE
+from airflow_mlops.cli.main import main
 from airflow_mlops.core import registry
 from airflow_mlops.core.io import file_digest, fingerprint, read_table
 from airflow_mlops.core.model_card import card_facts, write_card

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from airflow_mlops.cli import EXIT_OK, EXIT_UNUSABLE, main
+from airflow_mlops.cli.common import EXIT_OK, EXIT_UNUSABLE
+from airflow_mlops.cli.main import main
 from airflow_mlops.core import ledger, registry
 
 MODEL = "churn"

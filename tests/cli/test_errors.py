@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from airflow_mlops.cli import EXIT_UNUSABLE, main
-from airflow_mlops.cli_errors import QUICK_MLFLOW
+from airflow_mlops.cli.common import EXIT_UNUSABLE
+from airflow_mlops.cli.errors import QUICK_MLFLOW
+from airflow_mlops.cli.main import main
 
 COMMANDS = {
     "status": ["status", "churn"],

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_mlops.cli import main
+from airflow_mlops.cli.main import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def churn_config(**changes) -> dict:
@@ -214,3 +214,30 @@ def test_a_column_group_step_that_does_not_import_is_named_with_its_line(capsys,
     assert code == 1
     assert (f"field 'estimator.preprocess.numeric.steps.1.class' (line {line}): estimator "
             "'sklearn.preprocessing.StandardScalar' cannot be imported") in out, out
+
+
+def test_a_folder_of_many_configs_reports_every_file(capsys, tmp_path):
+    steps = churn_config()["estimator"]["steps"]
+    paths = []
+    for number in range(30):
+        classifier = {**steps[-1], "params": {"C": [0.5, 1.0, 2.0][number % 3], "max_iter": 500}}
+        if number == 17:
+            classifier["params"]["C"] = -1.0
+        estimator = {"steps": [*steps[:-1], classifier]}
+        paths.append(write(tmp_path, f"model{number:02}.yaml",
+                           churn_config(name=f"model{number:02}", estimator=estimator)))
+    broken = paths[17]
+    line = next(number for number, text in enumerate(broken.read_text().splitlines(), 1)
+                if text.strip() == "C: -1.0")
+
+    code, out = check(capsys, tmp_path)
+
+    assert code == 1
+    lines = out.splitlines()
+    assert [line for line in lines if line.startswith("FAIL")] == [
+        f"FAIL {broken}: field 'estimator.steps.2.params.C' (line {line}): estimator "
+        "'sklearn.linear_model.LogisticRegression': The 'C' parameter of LogisticRegression "
+        "must be a float in the range (0.0, inf]. Got -1.0 instead."]
+    assert [f"ok   {path} (model {path.stem})" for path in paths if path != broken] == \
+        [line for line in lines if line.startswith("ok")]
+    assert lines[-1] == "29 of 30 configs ok"

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from airflow_mlops.cli import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, build_parser, main
+from airflow_mlops.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE
+from airflow_mlops.cli.main import build_parser, main
 
 ROWS = 1200
 

@@ -7,9 +7,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from airflow_mlops.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE
 from airflow_mlops.core.errors import MlopsError
 
-EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 DEFAULT_FOLDER = Path("dags") / "models"
 
 
@@ -48,14 +48,15 @@ def _build_problems(config) -> list[str]:
 
 
 def check(paths: list[Path]) -> tuple[int, list[str]]:
-    """(exit code, report lines) for the configs in ``paths`` (files or folders)."""
+    """(exit code, report lines) for the configs in ``paths`` (files or folders); what the
+    configs share (imports, suites, pipelines) is done once."""
     from airflow_mlops.core.config import load_model_config
-    from airflow_mlops.core.config_check import check_config
+    from airflow_mlops.core.config_check import ConfigChecker
 
     missing = [path for path in paths if not path.exists()]
     if missing:
         return EXIT_UNUSABLE, [f"{path}: no such file or folder" for path in missing]
-    lines, broken, owners = [], 0, {}
+    lines, broken, owners, checker = [], 0, {}, ConfigChecker()
     files = list(_config_files(paths))
     if not files:
         return EXIT_UNUSABLE, [f"no model configs (*.yaml, *.yml) in {', '.join(map(str, paths))}"]
@@ -66,7 +67,7 @@ def check(paths: list[Path]) -> tuple[int, list[str]]:
             broken += 1
             lines.append(f"FAIL {exc}")
             continue
-        problems = check_config(path, config) + _alert_problems(config)
+        problems = checker.check(path, config) + _alert_problems(config)
         if config.name in owners:
             problems.append(f"field 'name': '{config.name}' is already used by "
                             f"{owners[config.name]}")

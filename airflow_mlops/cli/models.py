@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from airflow_mlops.cli import EXIT_OK, _table
+from airflow_mlops.cli.common import EXIT_FAILED, EXIT_OK, table
 from airflow_mlops.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _client(args: argparse.Namespace) -> Iterator[MlflowClient]:
     import mlflow
     from mlflow import MlflowClient
 
-    from airflow_mlops.cli_errors import reaching_mlflow
+    from airflow_mlops.cli.errors import reaching_mlflow
     from airflow_mlops.core.tracking import TrackingTarget, tracking_session
 
     if args.conn_id:
@@ -93,12 +93,12 @@ def _status(args: argparse.Namespace) -> int:
                          indent=2))
         return EXIT_OK
     lines = [f"model {args.model}", ""]
-    lines.append(_table([("ALIAS", "VERSION"), *aliases.items()]) if aliases else "no aliases")
+    lines.append(table([("ALIAS", "VERSION"), *aliases.items()]) if aliases else "no aliases")
     if decisions:
         rows = [("VERSION", "DECISION", "STATUS", "COMPARED TO", "EVALUATED BY", "REASONS")]
         rows += [(d["version"], d["decision"] or "-", d["status"] or "-", d["compared_to"] or "-",
                   d["evaluated_by"] or "-", _short(d["reasons"])) for d in decisions]
-        lines += ["", _table(rows)]
+        lines += ["", table(rows)]
     print("\n".join(lines))
     return EXIT_OK
 
@@ -118,7 +118,7 @@ def _history(args: argparse.Namespace) -> int:
     rows += [(f"{e.time:%Y-%m-%d %H:%M:%S}", e.alias, e.from_version or "-", e.to_version,
               e.action, e.status.lower(), f"{e.dag_id}/{e.dag_run_id}", _short(e.reason))
              for e in entries]
-    print(_table(rows))
+    print(table(rows))
     return EXIT_OK
 
 
@@ -170,7 +170,6 @@ def _card(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from airflow_mlops.cli import EXIT_FAILED
     from airflow_mlops.core.reproduce import reproduce
 
     with _client(args) as client:
@@ -185,12 +184,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     rows += [(name, _figure(result.recorded.get(name)), _figure(value),
               "differs" if name in result.differences else "")
              for name, value in sorted(result.reproduced.items())]
-    lines.append(_table(rows))
+    lines.append(table(rows))
     if result.library_differences:
         rows = [("LIBRARY", "AT TRAINING", "NOW")]
         rows += [(name, found["recorded"] or "-", found["now"] or "-")
                  for name, found in result.library_differences.items()]
-        lines += ["", "library versions differ:", _table(rows)]
+        lines += ["", "library versions differ:", table(rows)]
     print("\n".join(lines))
     return EXIT_OK if result.matches else EXIT_FAILED
 

@@ -1,0 +1,1 @@
+"""The ``airflow-mlops`` command line: :mod:`.main` builds the parser; a module per command."""

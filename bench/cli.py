@@ -1,0 +1,141 @@
+"""Benchmark: each ``airflow-mlops`` command's wall time against its import floor.
+
+Each command runs as the user runs it (``.venv/bin/airflow-mlops ...``, a fresh process) on the
+demo's data (``demo/data/customers.csv``), suite (``expectations/churn.json``) and model config
+(``dags/models/churn.yaml``); its **floor** is ``python -c "import <the libraries it needs>"``
+in a fresh process, which no command importing those libraries can beat. The command and its
+floor alternate within each round, the rounds repeat, and each time is the median.
+
+``config check`` runs over 1, 10 and 100 copies of the model config, each with its own name:
+``(4 pipelines)`` cycles the classifier's ``C`` through four values, as configs copied from
+one template do; ``(N pipelines)`` gives every config its own ``C``, so every pipeline is
+fitted. ``models status`` reads a model registered (untimed, once) in a SQLite store.
+
+    flock /tmp/heavy.lock .venv/bin/python bench/cli.py             # 5 rounds
+    .venv/bin/python bench/cli.py --repeat 1 --only validate,drift
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DATA = REPO / "demo" / "data" / "customers.csv"
+SUITE = REPO / "expectations" / "churn.json"
+CONFIG = REPO / "dags" / "models" / "churn.yaml"
+MODEL = "churn"
+C_VALUES = (0.25, 0.5, 1.0, 2.0)
+# The libraries each command needs: what it cannot avoid importing.
+FLOORS = {
+    "none": "import argparse",
+    "gx": "import pandas, great_expectations",
+    "mlflow": "import mlflow",
+    "evidently": "import pandas, evidently",
+    "config": "import pandas, sklearn.pipeline, great_expectations, skops.io, airflow.sdk",
+}
+REGISTER = """
+import sys
+from mlflow import MlflowClient
+client = MlflowClient(sys.argv[1], sys.argv[1])
+client.create_registered_model(sys.argv[2])
+version = client.create_model_version(sys.argv[2], source=sys.argv[3])
+client.set_registered_model_alias(sys.argv[2], "champion", version.version)
+"""
+
+
+def write_configs(folder: Path, count: int, pipelines: int) -> Path:
+    """``count`` copies of the model config under ``folder``, over ``pipelines`` values of C."""
+    base = yaml.safe_load(CONFIG.read_text())
+    base["suite"] = str(SUITE)
+    folder.mkdir(parents=True)
+    for number in range(count):
+        config = {**base, "name": f"{MODEL}{number:03}"}
+        steps = [dict(step) for step in base["estimator"]["steps"]]
+        c_value = (C_VALUES[number % pipelines] if pipelines <= len(C_VALUES)
+                   else 0.01 * (number + 1))
+        steps[-1]["params"] = {**steps[-1]["params"], "C": c_value}
+        config["estimator"] = {**base["estimator"], "steps": steps}
+        (folder / f"{config['name']}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+def cases(work: Path, tracking: str) -> list[tuple[str, list[str], str]]:
+    """(label, command arguments, floor) of every timed command."""
+    data, suite = str(DATA), str(SUITE)
+    found = [
+        ("--help", ["--help"], "none"),
+        ("validate --help", ["validate", "--help"], "none"),
+        ("validate", ["validate", data, "--suite", suite], "gx"),
+        ("suite init", ["suite", "init", data, "--out", str(work / "suite.json"), "--force"],
+         "gx"),
+        ("models status", ["models", "status", MODEL, "--tracking-uri", tracking], "mlflow"),
+        ("drift", ["drift", data, data], "evidently"),
+        ("drift --config", ["drift", data, data, "--config", str(CONFIG)], "evidently"),
+    ]
+    for count, pipelines in ((1, 1), (10, 4), (100, 4), (10, 10), (100, 100)):
+        label = f"config check {count} ({pipelines} pipeline{'s' if pipelines > 1 else ''})"
+        folder = write_configs(work / f"configs-{count}-{pipelines}", count, pipelines)
+        found.append((label, ["config", "check", str(folder)], "config"))
+    return found
+
+
+def timed(command: list[str], env: dict[str, str], expect: int = 0) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != expect:
+        raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (5)")
+    parser.add_argument("--only", help="comma-separated labels' first words, e.g. validate,drift")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-cli-"))
+    tracking = f"sqlite:///{work / 'mlflow.db'}"
+    env = {**os.environ, "AIRFLOW_HOME": str(work / "airflow"), "GX_ANALYTICS_ENABLED": "False",
+           "AIRFLOW_MLOPS_DATA_ROOT": str(work / "data"), "MLFLOW_ENABLE_TELEMETRY": "false",
+           "DO_NOT_TRACK": "true", "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    subprocess.run([str(BIN / "python"), "-c", REGISTER, tracking, MODEL, str(work / "model")],
+                   env=env, check=True, capture_output=True)
+    chosen = cases(work, tracking)
+    if args.only:
+        wanted = {word.strip() for word in args.only.split(",")}
+        chosen = [case for case in chosen if case[0].split()[0] in wanted]
+    cli = str(BIN / "airflow-mlops")
+    for _, command, floor in chosen:  # untimed: Airflow's first start, the config cache
+        timed([cli, *command], env)
+        timed([str(BIN / "python"), "-c", FLOORS[floor]], env)
+    times: dict[str, list[float]] = {label: [] for label, _, _ in chosen}
+    floors: dict[str, list[float]] = {label: [] for label, _, _ in chosen}
+    for _ in range(args.repeat):
+        for label, command, floor in chosen:
+            times[label].append(timed([cli, *command], env))
+            floors[label].append(timed([str(BIN / "python"), "-c", FLOORS[floor]], env))
+    load = os.getloadavg()[0]
+    print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+          f"{platform.python_version()}, {args.repeat} rounds, load average {load:.1f}\n")
+    print("| command | wall s | floor | floor s | command / floor | above floor s |")
+    print("|---|---:|---|---:|---:|---:|")
+    for label, _, floor in chosen:
+        wall, base = statistics.median(times[label]), statistics.median(floors[label])
+        print(f"| `{label}` | {wall:.2f} | `{FLOORS[floor]}` | {base:.2f} | {wall / base:.2f}x "
+              f"| {wall - base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
