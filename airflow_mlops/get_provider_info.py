@@ -56,6 +56,7 @@ def get_provider_info() -> dict:
             "airflow_mlops.operators.links.ChallengerVersionLink",
             "airflow_mlops.operators.links.ChampionVersionLink",
             "airflow_mlops.operators.links.LedgerEntryLink",
+            "airflow_mlops.operators.links.ModelCardLink",
             "airflow_mlops.operators.links.OutputLink",
         ],
         "config": {

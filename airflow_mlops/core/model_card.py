@@ -88,10 +88,19 @@ def _with_card_line(description: str, uri: str) -> str:
     return f"{kept}\n\n{DESCRIPTION_PREFIX}{uri}" if kept else DESCRIPTION_PREFIX + uri
 
 
-def refresh_cards(client: MlflowClient, model: str, *versions: str | None) -> None:
-    """Rewrite the cards of ``versions`` (None skipped), after their status or aliases moved."""
-    for version in dict.fromkeys(str(v) for v in versions if v):
-        write_card(client, model, version)
+def refresh_cards(client: MlflowClient, model: str,
+                  *versions: str | None) -> dict[str, str | None]:
+    """Rewrite the cards of ``versions`` (None skipped), after their status or aliases moved;
+    each version's card URI (None for a version without a run)."""
+    return {version: write_card(client, model, version)
+            for version in dict.fromkeys(str(v) for v in versions if v)}
+
+
+def page_uri(card_uri: str | None) -> str | None:
+    """The HTML page stored next to the card at ``card_uri`` (None for no card)."""
+    if not card_uri:
+        return None
+    return f"{card_uri.rsplit('/', 1)[0]}/{HTML_FILE}"
 
 
 def read_card(client: MlflowClient, model: str, version: str, *, as_html: bool = False) -> str:

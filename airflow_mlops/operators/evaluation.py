@@ -18,6 +18,7 @@ from airflow_mlops.operators.links import (
     ChampionVersionLink,
     ComparisonChartLink,
     DecisionRecordLink,
+    ModelCardLink,
     TaskLinks,
 )
 from airflow_mlops.operators.templating import ConfigTemplatedMixin
@@ -33,9 +34,9 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     Returns a small summary: verdict (``promote``, ``reject`` or ``needs_approval``),
     reasons, both versions, their metrics, ``record_uri`` (the full JSON record) and
     ``chart_uri`` (a comparison chart) on the challenger's run, and ``dry_run``; the task's
-    links open the record, the chart and both versions. The summary is also
-    stored as tags on the challenger. A rejected challenger is a failed check of the shared
-    failure policy: the summary is pushed, then the task fails, skips or warns.
+    links open the record, the chart, both versions and the challenger's model card. The
+    summary is also stored as tags on the challenger. A rejected challenger is a failed check
+    of the shared failure policy: the summary is pushed, then the task fails, skips or warns.
 
     :param model_name: registered model name.
     :param challenger_version: version to evaluate. (templated)
@@ -59,7 +60,7 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
     template_fields: Sequence[str] = ("challenger_version", "data_uri", "validation")
     config_template_fields: Sequence[str] = ("data_uri",)
     operator_extra_links = (DecisionRecordLink(), ComparisonChartLink(), ChallengerVersionLink(),
-                            ChampionVersionLink())
+                            ChampionVersionLink(), ModelCardLink())
 
     def __init__(
         self,
@@ -122,14 +123,14 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
                     policy=self.policy,
                     lineage=run_lineage(context),
                 )
-                write_card(MlflowClient(), self.model_name, summary["challenger_version"],
-                           card_facts(owner=self.owner, purpose=self.purpose,
-                                      validation=self.validation,
-                                      data_interval=data_interval(context)))
+                card = write_card(MlflowClient(), self.model_name, summary["challenger_version"],
+                                  card_facts(owner=self.owner, purpose=self.purpose,
+                                             validation=self.validation,
+                                             data_interval=data_interval(context)))
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
         summary = self._outcome = {**summary, "dry_run": self.dry_run}
-        links = self._links(context, hook, summary)
+        links = self._links(context, hook, summary, card)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="return_value", value=summary)
         described = (f"model '{self.model_name}' v{summary['challenger_version']}: "
@@ -138,12 +139,14 @@ class EvaluateChallengerOperator(ConfigTemplatedMixin, BaseOperator):
         enforce(policy.decide(passed=summary["verdict"] != REJECT, reason=described), self.log)
         return summary
 
-    def _links(self, context: Context, hook: MlflowHook, summary: dict) -> TaskLinks:
+    def _links(self, context: Context, hook: MlflowHook, summary: dict,
+               card: str | None) -> TaskLinks:
         links = TaskLinks(context, hook.get_target())
         links.artifact(DecisionRecordLink, summary["record_uri"])
         links.artifact(ComparisonChartLink, summary.get("chart_uri"))
         links.version(ChallengerVersionLink, self.model_name, summary["challenger_version"])
         links.version(ChampionVersionLink, self.model_name, summary["champion_version"])
+        links.card(card)
         links.push()
         return links
 

@@ -95,6 +95,12 @@ class LedgerEntryLink(PushedLink):
     name = "Ledger entry"
 
 
+class ModelCardLink(PushedLink):
+    """The model card (HTML page) of the version the task decided on or moved."""
+
+    name = "Model card"
+
+
 class OutputLink(PushedLink):
     """The task's output, when it lies at an http(s) address."""
 
@@ -168,6 +174,12 @@ class TaskLinks:
             return
         experiment_id = experiment_id or self._experiment_of(run_id)
         self.links[link.name] = urls.mlflow_artifact_url(ui, experiment_id, run_id, path)
+
+    def card(self, card_uri: str | None) -> None:
+        """The HTML page of a model card (``runs:/`` URI of its Markdown; absent when None)."""
+        from airflow_mlops.core.model_card import page_uri
+
+        self.artifact(ModelCardLink, page_uri(card_uri))
 
     def file(self, link: type[PushedLink], location: str) -> None:
         """A report stored as a results file: served through the plugin's endpoint."""

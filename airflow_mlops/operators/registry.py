@@ -11,7 +11,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_mlops.core.errors import ChampionChangedError, MlopsError
 from airflow_mlops.hooks.mlflow import MlflowHook
 from airflow_mlops.operators.lineage import run_lineage
-from airflow_mlops.operators.links import LedgerEntryLink, ModelVersionLink, TaskLinks
+from airflow_mlops.operators.links import (
+    LedgerEntryLink,
+    ModelCardLink,
+    ModelVersionLink,
+    TaskLinks,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,8 +32,8 @@ class PromoteChallengerOperator(BaseOperator):
     task fails without retrying. A rejected decision, or a version without a passed smoke
     check of the files training recorded, is never promoted; a dry run moves nothing.
     Re-running the task for the same DAG run moves nothing a second time. Give it a one-slot
-    ``pool`` per model to serialise promotions. Links: the promoted "Model version" and the
-    move's "Ledger entry".
+    ``pool`` per model to serialise promotions. Links: the promoted "Model version", the
+    move's "Ledger entry" and the promoted version's "Model card".
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``reasons``,
@@ -38,7 +43,7 @@ class PromoteChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("decision",)
-    operator_extra_links = (ModelVersionLink(), LedgerEntryLink())
+    operator_extra_links = (ModelVersionLink(), LedgerEntryLink(), ModelCardLink())
 
     def __init__(
         self,
@@ -96,7 +101,8 @@ class PromoteChallengerOperator(BaseOperator):
                     "promoted_by": f"{lineage['dag_id']}/{lineage['run_id']}",
                 })
                 links.run(LedgerEntryLink, _ledger_entry(client, model, lineage))
-                refresh_cards(client, model, version, result.get("previous_champion"))
+                cards = refresh_cards(client, model, version, result.get("previous_champion"))
+                links.card(cards[str(version)])
         except MlopsError as exc:
             links.push()
             raise AirflowFailException(str(exc)) from None
@@ -127,7 +133,8 @@ class RejectChallengerOperator(BaseOperator):
     Record on the challenger's version that it was rejected, and why.
 
     Reached with a decision other than ``reject``, the rejection was a human's (at the
-    approval step), and the tag says so. Link: the rejected "Model version".
+    approval step), and the tag says so. Links: the rejected "Model version" and its
+    "Model card".
 
     :param model_name: registered model name.
     :param decision: the evaluation's summary, with ``verdict``, ``challenger_version`` and
@@ -136,7 +143,7 @@ class RejectChallengerOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("decision",)
-    operator_extra_links = (ModelVersionLink(),)
+    operator_extra_links = (ModelVersionLink(), ModelCardLink())
 
     def __init__(
         self,
@@ -165,14 +172,14 @@ class RejectChallengerOperator(BaseOperator):
         hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
         links = TaskLinks(context, hook.get_target())
         links.version(ModelVersionLink, self.model_name, version)
-        links.push()
         with hook.session():
             client = MlflowClient()
             registry.set_version_tags(client, self.model_name, version, {
                 "status": "rejected", "rejected_because": because,
             })
             champion = registry.alias_version(client, self.model_name, registry.CHAMPION)
-            refresh_cards(client, self.model_name, version)
+            links.card(refresh_cards(client, self.model_name, version)[str(version)])
+        links.push()
         self.log.info("Rejected %s v%s; champion stays %s", self.model_name, version, champion)
         self._outcome = {"model": self.model_name, "rejected": version, "champion": champion}
         return self._outcome
@@ -190,7 +197,7 @@ class RollbackChampionOperator(BaseOperator):
     ``previous_champion`` and is tagged ``rolled_back``.
 
     The move is written to the alias ledger; re-running the task for the same DAG run does
-    not roll back twice.
+    not roll back twice. Links: the restored champion's "Model version" and "Model card".
 
     :param model_name: registered model name.
     :param reason: why, for the ledger. (templated)
@@ -200,6 +207,7 @@ class RollbackChampionOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("reason", "expected_champion")
+    operator_extra_links = (ModelVersionLink(), ModelCardLink())
 
     def __init__(
         self,
@@ -222,17 +230,22 @@ class RollbackChampionOperator(BaseOperator):
         from airflow_mlops.core import registry
         from airflow_mlops.core.model_card import refresh_cards
 
+        hook = MlflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        links = TaskLinks(context, hook.get_target())
         try:
-            with MlflowHook(mlflow_conn_id=self.mlflow_conn_id).session():
+            with hook.session():
                 client = MlflowClient()
                 result = registry.rollback(
                     client, self.model_name, reason=self.reason,
                     lineage=run_lineage(context), expected_champion=self.expected_champion,
                 )
-                refresh_cards(client, self.model_name, result["champion"],
-                              result["previous_champion"])
+                cards = refresh_cards(client, self.model_name, result["champion"],
+                                      result["previous_champion"])
         except MlopsError as exc:
             raise AirflowFailException(str(exc)) from None
+        links.version(ModelVersionLink, self.model_name, result["champion"])
+        links.card(cards.get(str(result["champion"])))
+        links.push()
         self.log.info("Champion of %s is version %s again (previous: %s; moved now: %s)",
                       self.model_name, result["champion"], result["previous_champion"],
                       result["moved"])

@@ -79,7 +79,7 @@ def test_every_link_of_two_nights_opens_on_the_mlflow_server(
         ("train", "Model version"), ("evaluate", "Decision record"),
         ("evaluate", "Comparison chart"), ("evaluate", "Challenger version"),
         ("smoke_check", "Model version"), ("promote", "Model version"),
-        ("promote", "Ledger entry"),
+        ("promote", "Ledger entry"), ("evaluate", "Model card"), ("promote", "Model card"),
     }
     assert {key for key, url in first.items() if url} == expected_first
     assert first[("evaluate", "Champion version")] == ""  # the first model has no champion
@@ -89,4 +89,9 @@ def test_every_link_of_two_nights_opens_on_the_mlflow_server(
             assert_opens(url, server, client)
     assert "/artifacts/validation/validate/validation_report.html" in first[("validate", "Report")]
     assert first[("train", "Model version")] == f"{server}/#/models/churn/versions/1"
+    # Evaluation wrote v1's card, promotion rewrote it: both open the same page of v1's run.
+    card = first[("evaluate", "Model card")]
+    assert card == first[("promote", "Model card")]
+    assert card.endswith("/artifacts/model_card/model_card.html")
+    assert RUN_PAGE.search(card)["run"] == client.get_model_version("churn", "1").run_id
     assert night_notes(runs[0]).startswith("v1 promoted: roc_auc ")

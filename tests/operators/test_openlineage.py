@@ -242,3 +242,132 @@ def test_scoring_and_drift_report_their_inputs_outputs_and_facets(mlflow_connect
     assert facet.columns == {"tenure_months": {"method": "ks", "score": 0.001, "drifted": True}}
     # Before execute kept a result (a task that failed early), nothing is claimed.
     assert drift_lineage(SimpleNamespace()).inputs == []
+
+
+SCORED_NIGHTS = textwrap.dedent("""
+    import datetime as dt, json, os, runpy, sys
+    import pandas as pd
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    data_root, customers, retrain_file, drift_file = sys.argv[1:5]
+    frame = pd.read_csv(customers)
+
+    def land(part, day):
+        folder = f"{data_root}/customers/ds=2026-04-0{day}"
+        os.makedirs(folder)
+        part.to_csv(f"{folder}/customers.csv", index=False)
+        return dt.datetime(2026, 4, day, tzinfo=dt.timezone.utc)
+
+    def returned(run, task_id):
+        with create_session() as session:
+            row = session.scalars(XComModel.get_many(
+                run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id,
+                key="return_value")).first()
+            return XComModel.deserialize_value(row)
+
+    (retrain,) = runpy.run_path(retrain_file)["dags"]
+    (monitor,) = runpy.run_path(drift_file)["dags"]
+    night = retrain.test(logical_date=land(frame.iloc[:600], 1))
+    shifted = frame.iloc[600:1200].copy()
+    shifted["tenure_months"] += 30
+    shifted["monthly_charges"] *= 1.6
+    window = monitor.test(logical_date=land(shifted, 2))
+    print("RESULTS=" + json.dumps({"states": [night.state, window.state],
+                                   "score": returned(night, "score"),
+                                   "check_drift": returned(window, "check_drift")}))
+""")
+
+
+@pytest.fixture(scope="module")
+def deployed_events(airflow_db, tmp_path_factory):
+    """The OpenLineage events of a night that promotes and scores, then a drifted window."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("lineage-deployed")
+    log, configs = root / "openlineage.jsonl", root / "configs"
+    config = yaml.safe_load((REPO / "dags" / "models" / "churn.yaml").read_text())
+    config["suite"] = str(REPO / "expectations" / "churn.json")
+    config["deployment"] = {"scoring": {
+        "output_uri": "${AIRFLOW_MLOPS_DATA_ROOT}/predictions/ds={{ ds }}/part.parquet",
+        "key_columns": ["customer_id"]}}
+    configs.mkdir()
+    (configs / "churn.yaml").write_text(yaml.safe_dump(config))
+    env = {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(log), "append": True}),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "tests",
+        "AIRFLOW_MLOPS_DATA_ROOT": str(root / "data"),
+        "AIRFLOW_MLOPS_CONFIGS": str(configs),
+        "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({
+            "conn_type": "mlflow", "host": f"sqlite:///{root / 'mlflow.db'}",
+            "extra": {"artifact_location": str(root / "artifacts")}}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCORED_NIGHTS, str(root / "data"),
+         str(REPO / "demo" / "data" / "customers.csv"), str(REPO / "dags" / "nightly_retrain.py"),
+         str(REPO / "dags" / "drift_monitor.py")],
+        env={**os.environ, **env}, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.split("RESULTS=", 1)[1].splitlines()[0])
+    assert results["states"] == ["success", "success"], done.stderr[-3000:]
+    found = [json.loads(line) for line in log.read_text().splitlines()]
+    return found, results, root / "data"
+
+
+def own_facet_schema(name: str) -> dict:
+    """The definition of our facet ``name`` in its published schema (the RunFacet part is
+    OpenLineage's own and checked by its client)."""
+    return json.loads((SCHEMAS / f"{name}.json").read_text())["$defs"][name]["allOf"][1]
+
+
+def test_score_reads_the_champion_version_and_the_data_and_writes_the_predictions(
+        deployed_events):
+    found, results, data = deployed_events
+    scored = results["score"]
+    (score,) = completed(found, "score")
+    assert [(d["namespace"], d["name"]) for d in score["inputs"]] == [
+        ("mlflow://localhost", f"models/churn/{scored['version']}"),
+        ("file", str(data / "customers" / "ds=2026-04-01" / "customers.csv"))]
+    assert scored["version"] in ("1", 1)  # the champion the night just promoted
+    (predictions,) = score["outputs"]
+    assert (predictions["namespace"], predictions["name"]) == (
+        "file", str(data / "predictions" / "ds=2026-04-01" / "part.parquet"))
+    assert predictions["outputFacets"]["outputStatistics"]["rowCount"] == scored["rows"] == 600
+    assert Path(predictions["name"]).exists()
+
+
+def test_check_drift_reads_both_windows_and_reports_the_drift_scores(deployed_events):
+    import jsonschema
+
+    found, results, data = deployed_events
+    summary = results["check_drift"]
+    (check,) = completed(found, "check_drift")
+    assert [(d["namespace"], d["name"]) for d in check["inputs"]] == [
+        ("file", str(data / "customers" / f"ds=2026-04-0{day}" / "customers.csv"))
+        for day in (1, 2)]
+    facet = check["run"]["facets"][facets.DRIFT_FACET]
+    assert facet["_schemaURL"] == facets.schema_url("AirflowMlopsDriftRunFacet")
+    jsonschema.validate(facet, own_facet_schema("AirflowMlopsDriftRunFacet"))
+    assert (facet["model"], facet["championVersion"], facet["drifted"]) == ("churn", "1", True)
+    assert facet["share"] == summary["share"] and facet["driftShare"] == summary["drift_share"]
+    assert facet["columns"] == {
+        name: {key: column[key] for key in ("method", "score", "drifted")}
+        for name, column in summary["per_column"].items()}
+    assert facet["columns"]["tenure_months"]["drifted"] is True
+
+
+def test_every_emitted_custom_facet_matches_its_published_schema(events, deployed_events):
+    import jsonschema
+
+    schemas = {facets.DECISION_FACET: own_facet_schema("AirflowMlopsDecisionRunFacet"),
+               facets.DRIFT_FACET: own_facet_schema("AirflowMlopsDriftRunFacet")}
+    checked = set()
+    for event in [*events[0], *deployed_events[0]]:
+        for key, facet in event.get("run", {}).get("facets", {}).items():
+            if key in schemas:
+                jsonschema.validate(facet, schemas[key])
+                checked.add((key, event["job"]["name"].rsplit(".", 1)[-1]))
+    assert checked == {(facets.DECISION_FACET, "evaluate"), (facets.DECISION_FACET, "promote"),
+                       (facets.DRIFT_FACET, "check_drift")}
