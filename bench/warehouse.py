@@ -23,6 +23,10 @@ failure details of ``in-database`` and ``partition`` are compared with ``extract
 same failed expectations with the same summary (observed value, unexpected percent,
 examples).
 
+With ``--passes``, one SUMMARY pass (what in-database validation runs) is also timed
+against two passes (BOOLEAN_ONLY, then SUMMARY for the failed row-level expectations) on
+each table, in the parent process.
+
     flock /tmp/heavy.lock .venv/bin/python bench/warehouse.py --sizes 1e6,1e7
 """
 
@@ -174,6 +178,39 @@ def child(method: str, table: str, suite_path: Path, work: Path, out: Path) -> N
                                "baseline_rss": baseline, "produced": produced}, default=str))
 
 
+def compare_passes(table: str) -> list[str]:
+    """Time one SUMMARY pass against two (BOOLEAN_ONLY, then SUMMARY for what failed), in
+    this process, on the table and on a partition; count the statements each runs."""
+    import sqlalchemy as sa
+
+    from airflow_mlops.core.sql_sources import SqlSource
+    from airflow_mlops.core.sql_validation import _validator
+    from airflow_mlops.core.validation import _evaluate, _parse_suite, evaluate_in_one_pass
+
+    bench_suite = _parse_suite(suite(), "bench", "bench")
+    statements: list[str] = []
+
+    def count(*args) -> None:
+        statements.append(args[2])
+
+    passes = {"one pass": lambda v: evaluate_in_one_pass(v, bench_suite, table),
+              "two passes": lambda v: _evaluate(None, bench_suite, table, validator=v)}
+    lines = []
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", count)
+    for where in (None, PARTITION):
+        source = SqlSource.on_url(f"{SERVER}/{DATABASE}", table=f"public.{table}", where=where)
+        for name, evaluate in passes.items():
+            validator = _validator(source)
+            statements.clear()
+            wall = time.perf_counter()
+            results = evaluate(validator)
+            lines.append(f"{'partition' if where else 'table':<10} {name:<11} "
+                         f"{time.perf_counter() - wall:>6.1f} s {len(statements):>4} statements "
+                         f"{sum(not r['success'] for r in results)} failed")
+    sa.event.remove(sa.engine.Engine, "after_cursor_execute", count)
+    return lines
+
+
 # --- the parent --------------------------------------------------------------------------
 
 
@@ -258,6 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table")
     parser.add_argument("--suite", type=Path)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--passes", action="store_true",
+                        help="also time one SUMMARY pass against two, in this process")
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.table, args.suite, args.work, args.out)
@@ -273,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
         table = ensure_table(rows)
         results = {m: measure(m, table, suite_path, args.work) for m in args.methods.split(",")}
         print("\n".join(report(rows, results)), flush=True)
+        if args.passes:
+            print("\n".join(compare_passes(table)), flush=True)
         peaks[rows] = {m: r.get("peak_rss") for m, r in results.items()}
     sizes = sorted(peaks)
     for method in ("in-database", "partition"):
