@@ -159,7 +159,9 @@ def batch_bytes(frame) -> dict:
 
 
 class StubTaskInstance:
-    """The part of a task instance both operators use: ``xcom_push``."""
+    """The part of a task instance both operators use: its ids and ``xcom_push``."""
+
+    dag_id, run_id, task_id, map_index = "bench", "manual__bench", "validate", -1
 
     def __init__(self) -> None:
         self.xcom: dict = {}

@@ -8,6 +8,8 @@ subprocess so its peak RSS is its own:
 
 - ``in-database``: ``ValidateDataOperator(table=...)``: GX SQL execution on the table, the
   rows stay in PostgreSQL; reports written, summary pushed;
+- ``partition``: the same, on a partition chosen by a WHERE clause (one that keeps every
+  row, so the details compare): GX runs it as a query;
 - ``extraction``: ``ValidateDataOperator(sql="SELECT * FROM ...")``: the whole result read
   into pandas through the connection's hook, then validated (the path before in-database
   validation);
@@ -17,8 +19,13 @@ subprocess so its peak RSS is its own:
 Reported per method: wall time (from just before ``execute`` to its end, after imports),
 the client's CPU time, the database's time (wall minus client CPU: what the worker spent
 waiting; pg_stat_statements is not loaded on this server) and the worker's peak RSS. The
-failure details of ``in-database`` and ``extraction`` are compared: the same failed
-expectations with the same summary (observed value, unexpected percent, examples).
+failure details of ``in-database`` and ``partition`` are compared with ``extraction``'s: the
+same failed expectations with the same summary (observed value, unexpected percent,
+examples).
+
+With ``--passes``, one SUMMARY pass (what in-database validation runs) is also timed
+against two passes (BOOLEAN_ONLY, then SUMMARY for the failed row-level expectations) on
+each table, in the parent process.
 
     flock /tmp/heavy.lock .venv/bin/python bench/warehouse.py --sizes 1e6,1e7
 """
@@ -48,7 +55,8 @@ from validation import (  # noqa: E402  (bench/validation.py: columns, suite, he
     suite,
 )
 
-METHODS = ("in-database", "extraction", "provider")
+METHODS = ("in-database", "partition", "extraction", "provider")
+PARTITION = "id >= 0"  # every row: a partition as GX sees it, with the table's details
 CONN_ID = "bench_warehouse"
 SERVER = os.environ.get("BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 DATABASE = "mlops_wh_bench"
@@ -115,12 +123,14 @@ def ensure_table(rows: int) -> str:
 # --- the measured methods (each in its own subprocess) -----------------------------------
 
 
-def run_ours(table: str, suite_path: Path, work: Path, in_database: bool) -> dict:
+def run_ours(table: str, suite_path: Path, work: Path, method: str) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from airflow_mlops.operators.validation import ValidateDataOperator
 
-    rows = {"table": f"public.{table}"} if in_database else {"sql": f"SELECT * FROM {table}"}
+    rows = {"in-database": {"table": f"public.{table}"},
+            "partition": {"table": f"public.{table}", "where": PARTITION},
+            "extraction": {"sql": f"SELECT * FROM {table}"}}[method]
     results, ti = work / "results", StubTaskInstance()
     operator = ValidateDataOperator(task_id="validate", conn_id=CONN_ID, suite=str(suite_path),
                                     results_uri=str(results), **rows)
@@ -161,11 +171,44 @@ def child(method: str, table: str, suite_path: Path, work: Path, out: Path) -> N
     if method == "provider":
         produced = run_provider(table, suite_path, work)
     else:
-        produced = run_ours(table, suite_path, work, in_database=method == "in-database")
+        produced = run_ours(table, suite_path, work, method)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out.write_text(json.dumps({"wall": wall, "cpu": cpu, "peak_rss": peak,
                                "baseline_rss": baseline, "produced": produced}, default=str))
+
+
+def compare_passes(table: str) -> list[str]:
+    """Time one SUMMARY pass against two (BOOLEAN_ONLY, then SUMMARY for what failed), in
+    this process, on the table and on a partition; count the statements each runs."""
+    import sqlalchemy as sa
+
+    from airflow_mlops.core.sql_sources import SqlSource
+    from airflow_mlops.core.sql_validation import _validator
+    from airflow_mlops.core.validation import _evaluate, _parse_suite, evaluate_in_one_pass
+
+    bench_suite = _parse_suite(suite(), "bench", "bench")
+    statements: list[str] = []
+
+    def count(*args) -> None:
+        statements.append(args[2])
+
+    passes = {"one pass": lambda v: evaluate_in_one_pass(v, bench_suite, table),
+              "two passes": lambda v: _evaluate(None, bench_suite, table, validator=v)}
+    lines = []
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", count)
+    for where in (None, PARTITION):
+        source = SqlSource.on_url(f"{SERVER}/{DATABASE}", table=f"public.{table}", where=where)
+        for name, evaluate in passes.items():
+            validator = _validator(source)
+            statements.clear()
+            wall = time.perf_counter()
+            results = evaluate(validator)
+            lines.append(f"{'partition' if where else 'table':<10} {name:<11} "
+                         f"{time.perf_counter() - wall:>6.1f} s {len(statements):>4} statements "
+                         f"{sum(not r['success'] for r in results)} failed")
+    sa.event.remove(sa.engine.Engine, "after_cursor_execute", count)
+    return lines
 
 
 # --- the parent --------------------------------------------------------------------------
@@ -226,15 +269,18 @@ def report(rows: int, results: dict) -> list[str]:
                      f"{max(record['wall'] - record['cpu'], 0):>7.1f} "
                      f"{record['peak_rss'] / 2**20:>13.0f} "
                      f"{record['baseline_rss'] / 2**20:>18.0f}")
-    ours = [m for m in ("in-database", "extraction") if "error" not in results.get(m, {"error": 1})]
-    if len(ours) == 2:
-        inside, extracted = failures(results["in-database"]), failures(results["extraction"])
-        lines.append(f"in-database vs extraction: same failure details (column, expectation, "
-                     f"observed, unexpected %, examples; floats to 1e-9): "
-                     f"{'yes' if same(inside, extracted) else 'NO'}")
-        lines += [f"  {f}" for f in inside]
-        if not same(inside, extracted):
-            lines += [f"  extraction: {f}" for f in extracted]
+    ok = {m for m, r in results.items() if "error" not in r}
+    extracted = failures(results["extraction"]) if "extraction" in ok else None
+    for method in ("in-database", "partition"):
+        if method in ok and extracted is not None:
+            inside = failures(results[method])
+            lines.append(f"{method} vs extraction: same failure details (column, expectation, "
+                         f"observed, unexpected %, examples; floats to 1e-9): "
+                         f"{'yes' if same(inside, extracted) else 'NO'}")
+            if not same(inside, extracted):
+                lines += [f"  {method}: {f}" for f in inside]
+    if extracted is not None:
+        lines += [f"  {f}" for f in extracted]
     if "error" not in results.get("provider", {"error": 1}):
         lines.append(f"provider failed: {'; '.join(provider_failed(results['provider']))}")
     return lines
@@ -249,6 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table")
     parser.add_argument("--suite", type=Path)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--passes", action="store_true",
+                        help="also time one SUMMARY pass against two, in this process")
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.table, args.suite, args.work, args.out)
@@ -264,13 +312,14 @@ def main(argv: list[str] | None = None) -> None:
         table = ensure_table(rows)
         results = {m: measure(m, table, suite_path, args.work) for m in args.methods.split(",")}
         print("\n".join(report(rows, results)), flush=True)
+        if args.passes:
+            print("\n".join(compare_passes(table)), flush=True)
         peaks[rows] = {m: r.get("peak_rss") for m, r in results.items()}
     sizes = sorted(peaks)
-    if len(sizes) > 1 and peaks[sizes[0]].get("in-database") and \
-            peaks[sizes[-1]].get("in-database"):
-        ratio = peaks[sizes[-1]]["in-database"] / peaks[sizes[0]]["in-database"]
-        print(f"\nin-database peak RSS at {sizes[-1]:.0e} / at {sizes[0]:.0e}: {ratio:.2f}x")
-
+    for method in ("in-database", "partition"):
+        if len(sizes) > 1 and peaks[sizes[0]].get(method) and peaks[sizes[-1]].get(method):
+            ratio = peaks[sizes[-1]][method] / peaks[sizes[0]][method]
+            print(f"{method} peak RSS at {sizes[-1]:.0e} / at {sizes[0]:.0e}: {ratio:.2f}x")
 
 if __name__ == "__main__":
     main()

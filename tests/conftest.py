@@ -323,12 +323,13 @@ def dag_bundle(tmp_path, monkeypatch) -> Path:
 
 
 PG_SERVER = os.environ.get("MLOPS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
-PG_DATABASE = "mlops_wh_test"
+PG_DATABASE = os.environ.get("MLOPS_TEST_PG_DATABASE", "mlops_wh_test")
 
 
 @pytest.fixture(scope="session")
 def postgres() -> str:
-    """SQLAlchemy URL of a fresh database ``mlops_wh_test`` on the machine's PostgreSQL.
+    """SQLAlchemy URL of a fresh database (``mlops_wh_test``, or ``$MLOPS_TEST_PG_DATABASE``)
+    on the machine's PostgreSQL.
 
     Skipped when PostgreSQL is unreachable, except in CI (``CI=true``), where it must be there.
     """

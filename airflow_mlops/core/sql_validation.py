@@ -1,10 +1,16 @@
 """Validation inside the database: GX 1.x SQL execution on a table or query.
 
 The rows never leave the database: GX computes each expectation's metrics as SQL (counts,
-aggregates, and for a failed row-level expectation a few example values). The suite, the two
-passes (BOOLEAN_ONLY, then SUMMARY for what failed), the summary, the explanations of
-failures and the reports are those of :mod:`airflow_mlops.core.validation`, so a table gives
-the same account as a file of the same rows.
+aggregates, and for a failed row-level expectation a few example values). The suite is
+evaluated in one SUMMARY pass (each pass is a round of queries over the rows); the summary,
+the explanations of failures and the reports are those of
+:mod:`airflow_mlops.core.validation`, so a table gives the same account as a file of the
+same rows.
+
+GX learns a query's columns (a query, or a table with a WHERE clause) by running the query
+bare; with a client-side cursor (psycopg2's, say) that brings every row to this process.
+:func:`_fetch_no_rows_for_columns` rewrites exactly that statement so it returns the
+columns and no row.
 
 On PostgreSQL (psycopg2), GX doubles a ``%`` in the query it runs: write ``mod(a, b)``
 rather than ``a % b`` in a WHERE clause or query validated in the database.
@@ -25,8 +31,8 @@ from airflow_mlops.core.sql_sources import (
 from airflow_mlops.core.validation import (
     Suite,
     Validation,
-    _evaluate,
     _exception_message,
+    evaluate_in_one_pass,
     validation_of,
 )
 
@@ -54,19 +60,37 @@ def _validator(source: SqlSource):
     options = {"kwargs": source.engine_kwargs()} if source.engine_kwargs() else {}
     try:
         datasource = add("airflow_mlops", connection_string=source.url, **options)
-        # GX reads a table's columns from the catalog, but a query's by running the query
-        # with a client-side cursor: every row of it comes into this process once.
+        # GX reads a table's columns from the catalog, a query's by running it bare.
         if source.table is not None and not source.where:
             schema, table = split_table(source.table)
             asset = datasource.add_table_asset(
                 "rows", table_name=table, **({"schema_name": schema} if schema else {}))
         else:
             asset = datasource.add_query_asset("rows", query=source.select())
+            _fetch_no_rows_for_columns(datasource.get_execution_engine().engine, asset.query)
     except Exception as exc:  # GX tests the connection and the query when they are added
         raise SqlSourceError(f"{source.name}: Great Expectations cannot read it: "
                              f"{_first_line(exc)}") from None
     batch = asset.add_batch_definition_whole_table("whole")
     return Validator(batch_definition=batch, batch_parameters={})
+
+
+def _fetch_no_rows_for_columns(engine, query: str) -> None:
+    """Make ``engine`` run ``query`` itself (GX's column lookup) as a query of no rows.
+
+    Every other statement GX runs wraps the query in a subquery, so only the lookup is the
+    query's exact text.
+    """
+    import sqlalchemy as sa
+
+    bare = str(sa.text(query).compile(dialect=engine.dialect)).strip()
+
+    def no_rows(connection, cursor, statement, parameters, context, executemany):
+        if statement.strip() == bare:
+            statement = f"SELECT * FROM ({bare}) AS airflow_mlops_rows WHERE 1 = 0"
+        return statement, parameters
+
+    sa.event.listen(engine, "before_cursor_execute", no_rows, retval=True)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -118,10 +142,10 @@ def validate_source(source: SqlSource, suite: Suite) -> Validation:
         if rows == 0:
             raise SqlSourceError(f"{name}: data set has no rows (columns: "
                                  f"{', '.join(columns) or 'none'})")
-        results = _evaluate(None, suite, name, validator=_validator(source))
+        results = evaluate_in_one_pass(_validator(source), suite, name)
         _raise_for_database(source, results)
     except DataError as exc:
         return Validation.unusable(name, suite.source, str(exc))
     validation = validation_of(results, suite, pd.DataFrame(columns=columns), data_name=name,
-                               rows=rows)
+                               rows=rows, result_format="SUMMARY")
     return _name_unreadable(validation, source.unreadable_columns())

@@ -43,9 +43,8 @@ class ValidateDataOperator(ConfigTemplatedMixin, BaseOperator):
     The data is a CSV or Parquet file (``data_uri``), the result of a SQL query (``sql``
     on connection ``conn_id``), or a table (``table``, optionally filtered by ``where``).
     A table, and a query with ``in_database``, is validated inside the database with GX's
-    SQL execution: a whole table never reaches the worker (with ``where`` or a query, GX
-    fetches the result once to learn its columns). GX runs in an ephemeral context, nothing is
-    loaded when the DAG is parsed, and the input is only ever read.
+    SQL execution: the rows never reach the worker. GX runs in an ephemeral context, nothing
+    is loaded when the DAG is parsed, and the input is only ever read.
 
     The task pushes a summary of at most 4 KB as its return value (``success``, ``rows``,
     ``evaluated``, ``failed``, and per failed expectation its column, type, observed value,

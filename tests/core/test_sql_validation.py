@@ -78,6 +78,22 @@ def test_a_refusing_database_raises_for_a_retry(suite):
         validate_source(source, suite)
 
 
+def test_one_summary_pass_gives_the_results_of_two_passes(lite, suite):
+    from airflow_mlops.core.sql_validation import _validator
+    from airflow_mlops.core.validation import _evaluate, evaluate_in_one_pass
+
+    source = SqlSource.on_url(lite, table="customers", where="customer_id >= 0")
+    one = evaluate_in_one_pass(_validator(source), suite, source.name)
+    two = _evaluate(None, suite, source.name, validator=_validator(source))
+    assert [r["success"] for r in one] == [r["success"] for r in two]
+    assert [r for r in one if not r["success"]] == [r for r in two if not r["success"]]
+    assert sum(not r["success"] for r in one) == 2
+    summary = validate_source(source, suite)
+    assert summary.result["result_format"] == "SUMMARY"
+    assert summary.summary.failures == validate_frame(
+        source.read(source.select()), suite, data_name="file").summary.failures
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
@@ -122,3 +138,49 @@ def test_a_column_of_an_unmappable_type_is_named(postgres, suite):
     reasons = {f.reason for f in summary.failures}
     assert reasons == {"column 'tenure_months' has database type point, which Great "
                        "Expectations cannot map"}
+
+
+@pytest.fixture
+def delivered():
+    """Per statement run through SQLAlchemy, how many rows the driver delivered."""
+    import sqlalchemy as sa
+
+    counts: list[tuple[int, str]] = []
+
+    def count(connection, cursor, statement, parameters, context, executemany):
+        if cursor.description is not None:  # a statement that returns rows
+            counts.append((cursor.rowcount, statement))
+
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", count)
+    yield counts
+    sa.event.remove(sa.engine.Engine, "after_cursor_execute", count)
+
+
+@pytest.fixture
+def pg_broken(postgres, broken) -> str:
+    """``postgres`` with table ``public.broken``: the ``broken`` customers."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres)
+    broken.to_sql("broken", engine, schema="public", index=False, if_exists="replace")
+    engine.dispose()
+    return postgres
+
+
+@pytest.mark.parametrize("rows", [
+    {"table": "public.broken", "where": "customer_id >= 0"},
+    {"query": "SELECT * FROM public.broken"},
+], ids=["partition", "query"])
+def test_a_postgres_partition_or_query_brings_no_rows_to_the_worker(
+        pg_broken, suite, delivered, monkeypatch, rows):
+    from airflow_mlops.core import sql_validation
+
+    fixed = validate_source(SqlSource.on_url(pg_broken, **rows), suite)
+    with_fix = max(count for count, _ in delivered)
+    delivered.clear()
+    monkeypatch.setattr(sql_validation, "_fetch_no_rows_for_columns", lambda *args: None)
+    unfixed = validate_source(SqlSource.on_url(pg_broken, **rows), suite)
+    without_fix = max(count for count, _ in delivered)
+    assert with_fix <= 20 < 700 == without_fix  # 20: GX's examples of unexpected values
+    assert fixed.summary == unfixed.summary and not fixed.summary.success
+    assert fixed.result == unfixed.result
