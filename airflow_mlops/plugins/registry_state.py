@@ -152,21 +152,23 @@ class StateCache:
         wanted = list(wanted)
         changed_at = changed_at or {}
         with self._changed:
-            now, batch = self.clock(), self._next_batch
-            urgent = [(conn, name) for conn, name, _ in wanted
-                      if self._must_read(self._entries.get((conn, name)),
-                                         changed_at.get(name))]
+            now, needed = self.clock(), {}
             for conn, name, experiment in wanted:
-                entry = self._entries.get((conn, name))
-                key = (conn, name)
-                if key in urgent or (entry.expires <= now and key not in self._reading):
+                key, entry = (conn, name), self._entries.get((conn, name))
+                if key in self._reading:  # the read under way is recent enough for any need
+                    if self._must_read(entry, changed_at.get(name)):
+                        needed[key] = self._next_batch - 1
+                elif self._must_read(entry, changed_at.get(name)):
+                    needed[key] = self._next_batch
+                    self._pending[key] = experiment
+                elif entry.expires <= now:
                     self._pending[key] = experiment
             if self._pending:
                 self._start_reader()
-            if urgent:
+            if needed:
                 self._changed.wait_for(
                     lambda: all(key in self._entries and self._entries[key].batch >= batch
-                                for key in urgent), timeout=self.wait)
+                                for key, batch in needed.items()), timeout=self.wait)
             return {name: self._shown(conn, name) for conn, name, _ in wanted}
 
     def warm(self, wanted: Iterable[tuple[str, str, str]]) -> None:
