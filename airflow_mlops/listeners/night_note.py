@@ -3,8 +3,9 @@
 A task cannot write its DAG run's note (the Task SDK has no call for it), so this listener
 does, in the scheduler, when a run finishes: the ``note`` of the ``summary`` task's return
 value ("v7 promoted: roc_auc 0.812 vs 0.791 (v6)"), or for a run that failed before it,
-"blocked: validation, 3 checks failed" or the tasks that failed. A note someone already
-wrote is left as it is. Register the module as a plugin's ``listeners``.
+"blocked: validation, 3 checks failed" or the tasks that failed; for a drift-monitor run,
+what the window showed (:func:`~airflow_mlops.listeners.monitor_note.monitor_note`). A note
+someone already wrote is left as it is. Register the module as a plugin's ``listeners``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.listeners import hookimpl
 
+from airflow_mlops.listeners.monitor_note import monitor_note
 from airflow_mlops.operators.decision import blocked_note
 from airflow_mlops.operators.links import LINKS_XCOM_KEY
 
@@ -57,6 +59,8 @@ def night_note(xcoms: dict[tuple[str, str], Any], failed_tasks: list[str]) -> st
     summary = xcoms.get((SUMMARY_TASK, "return_value"))
     if isinstance(summary, dict) and summary.get("note"):
         return summary["note"]
+    if note := monitor_note(xcoms, failed_tasks):
+        return note
     if not any(key == LINKS_XCOM_KEY for _, key in xcoms):
         return None
     blocked = blocked_note(xcoms.get((VALIDATE_TASK, "return_value")))

@@ -123,6 +123,8 @@ def _view_json(view: overview.ModelView) -> dict:
     return {
         "name": view.config.name, "dag_id": view.dag_id, "aliases": state.aliases,
         "registered": state.registered, "error": state.error,
+        "read_at": state.read_at and state.read_at.isoformat(),
+        "refresh_error": state.refresh_error, "model_card": state.champion_card is not None,
         "drift": None if state.drift is None else vars(state.drift),
         "ledger": [entry.to_dict() for entry in state.ledger],
         "nights": [{"run_id": n.run_id, "date": n.date and n.date.isoformat(),
@@ -217,15 +219,39 @@ def chart(user: GetUserDep, model: Annotated[str, Query()],
     return _artifact(conn_id, uri, "comparison.png", REPORT_HEADERS)
 
 
+def model_card(user: GetUserDep, model: Annotated[str, Query()],
+               version: Annotated[str, Query(pattern=r"^[0-9]+$")]) -> FileResponse:
+    """The model card (HTML) of a version, from the version's MLflow run."""
+    from airflow_mlops.core.model_card import CARD_FOLDER, CARD_TAG, HTML_FILE
+    from airflow_mlops.core.registry import tag
+    from airflow_mlops.templates.retrain import DAG_ID_PREFIX
+
+    _require_dag(user, f"{DAG_ID_PREFIX}_{model}")
+    conn_id = _conn_for(model)
+    try:
+        with mlflow_client(conn_id) as client:
+            found = client.get_model_version(model, version)
+    except Exception as exc:
+        raise HTTPException(404, f"model '{model}' v{version}: {exc}") from None
+    if not found.run_id or tag(CARD_TAG) not in found.tags:
+        raise HTTPException(404, f"model '{model}' v{version} has no model card")
+    uri = f"runs:/{found.run_id}/{CARD_FOLDER}/{HTML_FILE}"
+    return _artifact(conn_id, uri, HTML_FILE, REPORT_HEADERS)
+
+
 def _preload() -> None:
-    """Import MLflow and the config models now, not in the first request (seconds)."""
+    """Import MLflow and the config models now, not in the first request (seconds), then
+    read every model's state into the snapshot the page is served from."""
     import mlflow  # noqa: F401
 
-    CONFIGS.load(overview.configs_folder())
+    configs = CONFIGS.load(overview.configs_folder())
+    STATES.warm((c.mlflow_conn_id, c.name, c.experiment_name) for c in configs
+                if isinstance(c, overview.ModelConfig))
 
 
 def create_app() -> FastAPI:
-    """The app the plugin mounts at :data:`URL_PREFIX`; MLflow is imported meanwhile."""
+    """The app the plugin mounts at :data:`URL_PREFIX`; MLflow is imported and the models'
+    states are read meanwhile (an app mounted in Airflow's gets no lifespan events)."""
     threading.Thread(target=_preload, name="mlops-preload", daemon=True).start()
     app = FastAPI(title="airflow-mlops", description="Models page and reports (read-only)")
     app.add_api_route("/models", models_page, methods=["GET"], response_class=HTMLResponse)
@@ -234,4 +260,5 @@ def create_app() -> FastAPI:
     app.add_api_route("/api/reports", report, methods=["GET"], dependencies=[
         Depends(requires_access_dag("GET", DagAccessEntity.TASK_INSTANCE))])
     app.add_api_route("/api/chart", chart, methods=["GET"])
+    app.add_api_route("/api/model-card", model_card, methods=["GET"])
     return app

@@ -34,6 +34,7 @@ class Night:
     tasks: dict[str, str | None] = field(default_factory=dict)
     validation: dict | None = None
     decision: dict | None = None
+    ended: dt.datetime | None = None
 
     @property
     def validation_verdict(self) -> str:
@@ -99,6 +100,7 @@ def last_nights(
             dag_id=run.dag_id, run_id=run.run_id, date=run.logical_date or run.run_after,
             state=str(run.state), note=run.note, tasks=tasks.get((run.dag_id, run.run_id), {}),
             validation=_dict(pushed.get("validate")), decision=_dict(pushed.get("evaluate")),
+            ended=run.end_date,
         ))
     return nights
 

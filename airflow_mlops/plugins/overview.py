@@ -77,14 +77,21 @@ def gather(
     session: Session, configs: list[ModelConfig | BrokenConfig], states: StateCache,
     *, permitted: set[str],
 ) -> tuple[list[ModelView], list[BrokenConfig]]:
-    """The page's models whose retrain DAG is in ``permitted``, and the broken configs."""
+    """The page's models whose retrain DAG is in ``permitted``, and the broken configs.
+
+    A model whose last night ended after its state was read is read again (see
+    :meth:`StateCache.states`): the page never shows a night next to an older champion.
+    """
     models = [c for c in configs if isinstance(c, ModelConfig)
               and f"{DAG_ID_PREFIX}_{c.name}" in permitted]
     broken = [c for c in configs if isinstance(c, BrokenConfig)]
     dag_ids = [f"{DAG_ID_PREFIX}_{c.name}" for c in models]
     nights = last_nights(session, dag_ids)
     approvals = pending_approvals(session, dag_ids)
-    model_states = states.states((c.mlflow_conn_id, c.name, c.experiment_name) for c in models)
+    ended = {c.name: max((n.ended for n in nights.get(dag_id, []) if n.ended), default=None)
+             for c, dag_id in zip(models, dag_ids, strict=True)}
+    model_states = states.states(((c.mlflow_conn_id, c.name, c.experiment_name) for c in models),
+                                 changed_at={name: at for name, at in ended.items() if at})
     views = [
         ModelView(config=c, dag_id=dag_id, state=model_states[c.name],
                   nights=nights.get(dag_id, []), approvals=approvals.get(dag_id, []))

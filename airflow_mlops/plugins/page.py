@@ -36,6 +36,7 @@ ul.reasons { margin: 0; padding-left: 16px; }
 a { color: #0369a1; text-decoration: none; } a:hover { text-decoration: underline; }
 .chart img { max-width: min(100%, 760px); border: 1px solid var(--line); border-radius: 6px; }
 .muted { color: var(--muted); } .error { color: #b91c1c; white-space: pre-wrap; }
+p.read, p.refresh { font-size: 12px; margin: 6px 0 0; }
 """
 
 OUTCOME_BADGES = {"promoted": "good", "rejected": "bad", "blocked": "bad", "awaiting": "warn"}
@@ -159,10 +160,31 @@ def _chart(view: ModelView, api_root: str) -> str:
             f'alt="comparison chart of v{_text(decided["challenger_version"])}">')
 
 
+def _card(view: ModelView, api_root: str) -> str:
+    champion = view.state.aliases.get(CHAMPION)
+    if champion is None or view.state.champion_card is None:
+        return ""
+    query = urlencode({"model": view.config.name, "version": champion})
+    return (f'<a class="badge card" href="{escape(f"{api_root}/model-card?{query}")}" '
+            f'target="_blank" rel="noopener">model card v{_text(champion)}</a>')
+
+
+def _read(view: ModelView) -> str:
+    state = view.state
+    if state.read_at is None:
+        return ""
+    read = f"MLflow read {state.read_at:%Y-%m-%d %H:%M:%S} UTC"
+    if state.refresh_error:
+        return (f'<p class="error refresh">{read}; refreshing failed since: '
+                f"{_text(state.refresh_error)}</p>")
+    return f'<p class="muted read">{read}</p>'
+
+
 def _model(view: ModelView, ui_root: str, api_root: str) -> str:
     state, name = view.state, view.config.name
     badges = [
         f'<span class="badge champion">champion {_version(state.aliases.get(CHAMPION))}</span>',
+        _card(view, api_root),
         f'<span class="badge">previous champion '
         f"{_version(state.aliases.get(PREVIOUS_CHAMPION))}</span>",
         f'<span class="badge">challenger {_version(state.aliases.get(CHALLENGER))}</span>',
@@ -177,7 +199,7 @@ def _model(view: ModelView, ui_root: str, api_root: str) -> str:
     return (
         f'<section class="model" id="model-{escape(name)}"><div class="head">'
         f'<h2><a data-ui href="{escape(dag_link)}">{_text(name)}</a></h2>'
-        f'{"".join(badges)}</div>{error}{missing}{_approvals(view, ui_root)}'
+        f'{"".join(badges)}</div>{_read(view)}{error}{missing}{_approvals(view, ui_root)}'
         f"<h3>Last nights</h3>{_nights(view, ui_root)}"
         f"<h3>Alias ledger</h3>{_ledger(view, ui_root)}"
         f'<div class="chart"><h3>Latest comparison</h3>{_chart(view, api_root)}</div>'

@@ -220,3 +220,122 @@ def test_pending_approvals_link_to_required_actions(signed_in, nights, waiting_a
                                    "subject": "Promote churn v2 to champion?"}]
     compared = next(n for n in model["nights"] if n["run_id"] == nights.compared)
     assert compared["outcome"] == "v2 awaiting approval"
+
+
+def churn(client) -> dict:
+    (model,) = [m for m in client.get(f"{URL_PREFIX}/api/models").json()["models"]
+                if m["name"] == "churn"]
+    return model
+
+
+@pytest.fixture
+def lapsing(monkeypatch):
+    """Every state of the page's snapshot lapses at once (a lifetime of zero seconds)."""
+    monkeypatch.setattr(STATES, "ttl", 0.0)
+    yield
+    assert STATES.wait_idle(60)
+
+
+def test_a_lapsed_snapshot_is_served_while_it_is_read_again(signed_in, nights, lapsing,
+                                                          monkeypatch):
+    import threading
+    from contextlib import contextmanager
+
+    read = churn(signed_in)
+    gate, waiting, real_connect = threading.Event(), threading.Event(), STATES.connect
+
+    @contextmanager
+    def slow(conn_id):
+        waiting.set()
+        assert gate.wait(60)
+        with real_connect(conn_id) as client:
+            yield client
+
+    monkeypatch.setattr(STATES, "connect", slow)
+    served = [churn(signed_in) for _ in range(3)]
+    assert waiting.wait(60)
+
+    assert all(m["read_at"] == read["read_at"] for m in served), "the last snapshot, at once"
+    assert all(m["aliases"] == read["aliases"] for m in served)
+    gate.set()
+    assert STATES.wait_idle(60)
+    assert churn(signed_in)["read_at"] > read["read_at"]
+
+
+def test_a_failed_refresh_keeps_the_champion_and_the_page_says_so(signed_in, nights, lapsing,
+                                                                  monkeypatch):
+    read = churn(signed_in)
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", '{"conn_type": "mlflow", "host": ""}')
+    churn(signed_in)  # starts the refresh that fails
+    assert STATES.wait_idle(60)
+
+    kept = churn(signed_in)
+    html = signed_in.get(f"{URL_PREFIX}/models").text
+
+    assert kept["aliases"] == read["aliases"] and kept["error"] is None
+    assert kept["read_at"] == read["read_at"]
+    assert "host (the tracking URI) is empty" in kept["refresh_error"]
+    assert "the latest refresh failed" in html and "host (the tracking URI) is empty" in html
+    assert f"champion v{read['aliases']['champion']}" in html
+
+
+def test_a_model_registered_after_the_snapshot_appears_at_the_next_request(
+        signed_in, nights, tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from airflow_mlops.core import registry
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    text = (REPO / "dags" / "models" / "churn.yaml").read_text()
+    (folder / "churn.yaml").write_text(text)
+    (folder / "fresh.yaml").write_text(text.replace("name: churn", "name: fresh"))
+    monkeypatch.setenv("AIRFLOW__MLOPS__CONFIGS_FOLDER", str(folder))
+    monkeypatch.setattr("airflow_mlops.plugins.app._permitted",
+                        lambda user, session: {"nightly_retrain_churn", "nightly_retrain_fresh"})
+    STATES.warm([("mlflow_default", "fresh", "airflow-mlops/fresh")])
+    assert STATES.wait_idle(60)
+    assert 'id="model-fresh"' in (html := signed_in.get(f"{URL_PREFIX}/models").text)
+    assert "Not registered in MLflow yet." in html
+
+    client = MlflowClient(nights.tracking_uri, nights.tracking_uri)
+    version = client.get_model_version("churn", "1")
+    client.create_registered_model("fresh")
+    try:
+        client.create_model_version("fresh", version.source, run_id=version.run_id)
+        client.set_registered_model_alias("fresh", registry.CHAMPION, "1")
+        html = signed_in.get(f"{URL_PREFIX}/models").text
+        section = html[html.index('id="model-fresh"'):]
+        assert "champion v1" in section.split("</section>")[0]
+    finally:
+        client.delete_registered_model("fresh")
+
+
+def test_the_champion_links_to_its_model_card(signed_in, nights):
+    from mlflow import MlflowClient
+
+    from airflow_mlops.core.model_card import CARD_TAG
+    from airflow_mlops.core.registry import tag
+
+    model = churn(signed_in)
+    champion = model["aliases"]["champion"]
+    html = signed_in.get(f"{URL_PREFIX}/models").text
+    link = f"{URL_PREFIX}/api/model-card?model=churn&version={champion}"
+
+    assert model["model_card"] is True
+    assert f'href="{link.replace("&", "&amp;")}"' in html
+    card = signed_in.get(link)
+    assert card.status_code == 200 and card.headers["content-type"].startswith("text/html")
+    assert f"churn v{champion}" in card.text
+    assert card.headers["content-security-policy"] == "sandbox"
+
+    client = MlflowClient(nights.tracking_uri, nights.tracking_uri)
+    uri = client.get_model_version("churn", champion).tags[tag(CARD_TAG)]
+    client.delete_model_version_tag("churn", champion, tag(CARD_TAG))
+    try:
+        STATES.clear()
+        assert "model-card" not in signed_in.get(f"{URL_PREFIX}/models").text
+        assert churn(signed_in)["model_card"] is False
+        assert signed_in.get(link).status_code == 404
+    finally:
+        client.set_model_version_tag("churn", champion, tag(CARD_TAG), uri)
