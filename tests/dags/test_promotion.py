@@ -216,3 +216,10 @@ def test_a_human_rejection_promotes_nothing(retrain, client, task_states, night_
         "rejected at approval; the policy said needs_approval: ")
     assert xcom(run, "summary")["champion_after"] is None
     assert night_notes(run).startswith("v1 rejected at approval: roc_auc ")
+    # Without an MLflow UI, the card opens through the plugin, which serves the run's page.
+    card = xcom(run, "reject", "mlops_links")["Model card"]
+    assert card.startswith("http") and "name=model_card.html" in card
+    run_id = client.get_model_version(MODEL, "1").run_id
+    assert xcom(run, "reject", "mlops_reports")["model_card.html"] == (
+        f"runs:/{run_id}/model_card/model_card.html")
+    assert "<title>churn v1</title>" in read_card(client, MODEL, "1", as_html=True)
