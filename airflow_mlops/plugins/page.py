@@ -175,7 +175,7 @@ def _read(view: ModelView) -> str:
         return ""
     read = f"MLflow read {state.read_at:%Y-%m-%d %H:%M:%S} UTC"
     if state.refresh_error:
-        return (f'<p class="error refresh">{read}; refreshing failed since: '
+        return (f'<p class="error refresh">{read}; the latest refresh failed: '
                 f"{_text(state.refresh_error)}</p>")
     return f'<p class="muted read">{read}</p>'
 
