@@ -6,6 +6,7 @@ before any test module imports airflow or airflow_mlops.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -380,3 +381,31 @@ def browser():
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def land():
+    """``land(frame, folder, day, name)`` writes ``folder/ds=YYYY-MM-DD/name`` as CSV."""
+
+    def land(frame, folder: Path, day: dt.datetime, name: str = "customers.csv") -> Path:
+        path = folder / f"ds={day:%Y-%m-%d}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        return path
+
+    return land
+
+
+@pytest.fixture
+def shifted():
+    """``shifted(frame)``: older, pricier customers who call support more, on longer contracts."""
+
+    def shifted(frame):
+        frame = frame.copy()
+        frame["tenure_months"] += 30
+        frame["monthly_charges"] *= 1.6
+        frame["support_calls"] += 3
+        frame["contract"] = "two-year"
+        return frame
+
+    return shifted

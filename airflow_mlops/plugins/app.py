@@ -30,6 +30,7 @@ from airflow_mlops.plugins.urls import URL_PREFIX, ui_root
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 DEFAULT_CONN_ID = "mlflow_default"
 CHUNK = 1 << 16
@@ -198,19 +199,27 @@ def _artifact(conn_id: str, uri: str, name: str, headers: dict) -> FileResponse:
                         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
-def chart(user: GetUserDep, model: Annotated[str, Query()],
-          version: Annotated[str, Query(pattern=r"^[0-9]+$")]) -> FileResponse:
-    """The comparison chart of a version's evaluation, from the version's MLflow run."""
+def _readable_version(user: GetUserDep, model: str, version: str) -> tuple[str, ModelVersion]:
+    """The MLflow connection of ``model`` and its ``version``, if the user may read its DAG.
+
+    :raises HTTPException: 403 without access to the model's DAG, 404 for an unknown version.
+    """
     from airflow_mlops.templates.retrain import DAG_ID_PREFIX
 
     _require_dag(user, f"{DAG_ID_PREFIX}_{model}")
     conn_id = _conn_for(model)
     try:
         with mlflow_client(conn_id) as client:
-            found = client.get_model_version(model, version)
-            compared = found.tags.get("airflow_mlops.compared_to", "none")
+            return conn_id, client.get_model_version(model, version)
     except Exception as exc:
         raise HTTPException(404, f"model '{model}' v{version}: {exc}") from None
+
+
+def chart(user: GetUserDep, model: Annotated[str, Query()],
+          version: Annotated[str, Query(pattern=r"^[0-9]+$")]) -> FileResponse:
+    """The comparison chart of a version's evaluation, from the version's MLflow run."""
+    conn_id, found = _readable_version(user, model, version)
+    compared = found.tags.get("airflow_mlops.compared_to", "none")
     if not found.run_id or not (compared == "none" or compared.isdigit()):
         raise HTTPException(404, f"model '{model}' v{version} has no comparison chart")
     from airflow_mlops.core.evaluation import RECORD_FOLDER
@@ -224,15 +233,8 @@ def model_card(user: GetUserDep, model: Annotated[str, Query()],
     """The model card (HTML) of a version, from the version's MLflow run."""
     from airflow_mlops.core.model_card import CARD_FOLDER, CARD_TAG, HTML_FILE
     from airflow_mlops.core.registry import tag
-    from airflow_mlops.templates.retrain import DAG_ID_PREFIX
 
-    _require_dag(user, f"{DAG_ID_PREFIX}_{model}")
-    conn_id = _conn_for(model)
-    try:
-        with mlflow_client(conn_id) as client:
-            found = client.get_model_version(model, version)
-    except Exception as exc:
-        raise HTTPException(404, f"model '{model}' v{version}: {exc}") from None
+    conn_id, found = _readable_version(user, model, version)
     if not found.run_id or tag(CARD_TAG) not in found.tags:
         raise HTTPException(404, f"model '{model}' v{version} has no model card")
     uri = f"runs:/{found.run_id}/{CARD_FOLDER}/{HTML_FILE}"

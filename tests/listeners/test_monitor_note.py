@@ -43,24 +43,10 @@ def test_quality_and_failures_are_named():
     assert monitor_note({}, ["smoke_check"]) is None, "a retrain night is not a monitor run"
 
 
-def shifted(frame):
-    frame = frame.copy()
-    frame["tenure_months"] += 30
-    frame["monthly_charges"] *= 1.6
-    frame["support_calls"] += 3
-    frame["contract"] = "two-year"
-    return frame
-
-
-def land(frame, folder: Path, day: dt.datetime) -> None:
-    path = folder / f"ds={day:%Y-%m-%d}" / "customers.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-
-
 @pytest.mark.e2e
 def test_each_drift_window_run_carries_what_it_decided(airflow_db, mlflow_connection, tmp_path,
-                                                       monkeypatch, customers, night_notes):
+                                                       monkeypatch, customers, night_notes,
+                                                       land, shifted):
     monkeypatch.setenv("AIRFLOW_MLOPS_DATA_ROOT", str(tmp_path / "data"))
     (retrain,) = runpy.run_path(str(REPO / "dags" / "nightly_retrain.py"))["dags"]
     (monitor,) = runpy.run_path(str(REPO / "dags" / "drift_monitor.py"))["dags"]
