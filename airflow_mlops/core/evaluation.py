@@ -10,17 +10,15 @@ training run; a small summary goes to the version's tags and is returned.
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.config import PromotionPolicy
 from airflow_mlops.core.errors import ConfigError, DataError
-from airflow_mlops.core.fetch import fetch_version, load_sklearn, verify_smoke_checked
-from airflow_mlops.core.metrics import Predictions, compute, predict, resampled
+from airflow_mlops.core.metrics import Predictions, compute, resampled
 from airflow_mlops.core.policy import Guardrail, SliceRule, SliceScore, decide, interval, unusable
 from airflow_mlops.core.splits import split
+from airflow_mlops.core.version_predictions import VersionUnusable, predict_versions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,25 +34,6 @@ RECORD_FOLDER = "evaluation"
 # Resampled index cells held in memory at once (resamples x holdout rows).
 CHUNK_CELLS = 2_000_000
 MISSING_SLICE = "(missing)"
-
-
-def load_version(model: str, version: str) -> Any:
-    """A registered sklearn model version, downloaded once and loaded from exactly the files
-    that passed the allow-list check and, once it ran, match the smoke check's hash.
-
-    A fresh challenger has not been smoke-checked yet (that follows its evaluation), so for
-    it the allow-list check is all there is to verify.
-
-    :raises RegistryError: the version cannot be fetched or loaded, failed its smoke check,
-        or its files changed since the smoke check passed.
-    """
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    with tempfile.TemporaryDirectory(prefix="airflow-mlops-evaluate-") as folder:
-        fetched = fetch_version(client, model, str(version), Path(folder))
-        verify_smoke_checked(client, fetched)
-        return load_sklearn(fetched)
 
 
 def resolved_policy(policy: dict | PromotionPolicy, task: str, model: str) -> PromotionPolicy:
@@ -131,27 +110,20 @@ def evaluate_challenger(
         "evaluated_by": lineage,
         "policy": policy.model_dump(mode="json"),
     }
+    versions = [challenger_version, *([champion_version] if champion_version else [])]
     try:
-        challenger = predict(load_version(model_name, challenger_version), parts.holdout_features,
-                             parts.holdout_target, task)
-    except Exception as exc:
-        if _is_outage(exc):
+        challenger, *champion = predict_versions(model_name, versions, parts.holdout_features,
+                                                 parts.holdout_target, task)
+    except VersionUnusable as exc:
+        if exc.position:  # the champion: no verdict on the challenger without it
             raise
-        reason = (f"challenger v{challenger_version} cannot be loaded or cannot predict: "
-                  f"{type(exc).__name__}: {exc}")
+        reason = f"challenger v{challenger_version} cannot be loaded or cannot predict: {exc}"
         record.update(challenger_metrics={}, champion_metrics=None,
                       **unusable(reason[:1000]).to_dict())
     else:
-        record.update(_compare(policy, parts, frame, challenger, model_name,
-                               challenger_version, champion_version, seed))
+        record.update(_compare(policy, parts, frame, challenger, champion[0] if champion else None,
+                               model_name, challenger_version, champion_version, seed))
     return _store(client, record)
-
-
-def _is_outage(exc: Exception) -> bool:
-    """Whether loading failed for reasons of the tracking server, not of the model."""
-    from mlflow.exceptions import MlflowException
-
-    return isinstance(exc, MlflowException)
 
 
 def _compare(
@@ -159,6 +131,7 @@ def _compare(
     parts: Split,
     frame: pd.DataFrame,
     challenger: Predictions,
+    champion: Predictions | None,
     model: str,
     challenger_version: str,
     champion_version: str | None,
@@ -171,15 +144,13 @@ def _compare(
     direction = policy.direction(metric)
     challenger_metrics = compute(challenger, custom=custom)
     challenger_value = _metric_of(challenger_metrics, metric, model, challenger_version)
-    if champion_version is None:
+    if champion is None:
         decision = decide(metric, challenger_value, None, greater_is_better=direction,
                           threshold=policy.threshold,
                           require_approval=policy.approval.always)
         return {"challenger_metrics": challenger_metrics, "champion_metrics": None,
                 "bootstrap": None, "slices": None, **decision.to_dict()}
 
-    champion = predict(load_version(model, champion_version), parts.holdout_features,
-                       parts.holdout_target, challenger.task)
     champion_metrics = compute(champion, custom=custom)
     champion_value = _metric_of(champion_metrics, metric, model, champion_version)
     guardrails = [

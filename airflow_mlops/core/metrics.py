@@ -92,18 +92,30 @@ class Predictions:
 
 def predict(model: Any, features: pd.DataFrame, target: pd.Series, task: str) -> Predictions:
     """Run ``model`` once on ``features``; ``target`` holds the true labels or values."""
+    return labelled(task, target, *outputs_of(model, features, task))
+
+
+def outputs_of(model: Any, features: pd.DataFrame,
+               task: str) -> tuple[np.ndarray, np.ndarray | None, tuple | None]:
+    """What ``model`` says of ``features``: its predictions and, for a classifier with
+    ``predict_proba``, the probabilities and the labels of their columns."""
     import numpy as np
 
-    truth = target.to_numpy()
     predicted = np.asarray(model.predict(features))
+    if task == "regression" or not hasattr(model, "predict_proba"):
+        return predicted, None, None
+    return predicted, np.asarray(model.predict_proba(features), dtype=float), tuple(model.classes_)
+
+
+def labelled(task: str, target: pd.Series, predicted: np.ndarray, proba: np.ndarray | None = None,
+             classes: tuple | None = None) -> Predictions:
+    """A model's outputs (:func:`outputs_of`) next to the true labels or values."""
+    truth = target.to_numpy()
     if task == "regression":
         return Predictions(task, truth.astype(float), predicted.astype(float))
     labels = sorted(target.dropna().unique())
     positive = labels[-1] if len(labels) <= 2 else None
-    if not hasattr(model, "predict_proba"):
-        return Predictions(task, truth, predicted, positive=positive)
-    proba = np.asarray(model.predict_proba(features), dtype=float)
-    return Predictions(task, truth, predicted, proba, tuple(model.classes_), positive)
+    return Predictions(task, truth, predicted, proba, classes, positive)
 
 
 def compute(

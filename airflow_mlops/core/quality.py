@@ -25,9 +25,9 @@ from airflow_mlops.core.metrics import (
     CustomMetric,
     compute,
     greater_is_better,
-    predict,
 )
 from airflow_mlops.core.splits import feature_columns
+from airflow_mlops.core.version_predictions import predict_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,13 +111,11 @@ def check_quality(
 
     :raises NoChampionError: the model has no champion.
     :raises RegistryError: neither the champion's training run nor its evaluation recorded
-        ``metric``.
+        ``metric``, or the champion cannot be loaded or predict (in a child process).
     :raises DataError: no labelled rows, missing columns, or the metric cannot be computed.
     :raises ConfigError: ``metric`` is none of the task's metrics, or a custom one failed.
     """
     import mlflow
-
-    from airflow_mlops.core.evaluation import load_version
 
     spec = next((c for c in custom if c.name == metric), None)
     if spec is None and metric not in TASK_METRICS[task]:
@@ -135,8 +133,8 @@ def check_quality(
     labelled = require_rows(frame[frame[target].notna()], f"{data_name} (labelled rows)")
     columns = feature_columns(labelled, target, features)
     baseline = holdout_score(client, model_name, version, metric)
-    predictions = predict(load_version(model_name, version), labelled[columns],
-                          labelled[target], task)
+    (predictions,) = predict_versions(model_name, [version], labelled[columns],
+                                      labelled[target], task)
     metrics = compute(predictions, custom=() if spec is None else (spec,))
     if metric not in metrics:
         raise DataError(

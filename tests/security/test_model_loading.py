@@ -33,7 +33,6 @@ from mlflow import MlflowClient
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.errors import RegistryError
-from airflow_mlops.core.evaluation import load_version
 from airflow_mlops.core.export import export_version
 from airflow_mlops.core.fetch import (
     DIGEST_TAG,
@@ -45,6 +44,7 @@ from airflow_mlops.core.fetch import (
 from airflow_mlops.core.quality import check_quality
 from airflow_mlops.core.scoring import score_batch
 from airflow_mlops.core.smoke import SmokeCheckError, require_smoke_passed, smoke_check
+from airflow_mlops.core.version_predictions import VersionUnusable, predict_versions
 
 MODEL = "churn"
 FEATURES = ["tenure_months", "monthly_charges", "support_calls", "contract", "region"]
@@ -101,6 +101,13 @@ def edit_mlmodel(version: str, **sklearn_flavor) -> None:
     path.write_text(yaml.safe_dump(meta))
 
 
+def predicted(rows, version: str):
+    """The evaluation's and the quality check's route: ``version``'s predictions on ``rows``."""
+    (predictions,) = predict_versions(MODEL, [version], rows[FEATURES], rows["churned"],
+                                      "classification")
+    return predictions
+
+
 def smoke(sample, version: str, **kwargs) -> dict:
     return smoke_check(sample, model_name=MODEL, version=version, sample_name="day.csv",
                        lineage=LINEAGE, **kwargs)
@@ -145,7 +152,7 @@ def routes(sample, version: str, tmp_path: Path) -> dict:
     data = tmp_path / "day.csv"
     sample.drop(columns=["churned"]).to_csv(data, index=False)
     return {
-        "evaluation": lambda: load_version(MODEL, version),
+        "evaluation": lambda: predicted(sample, version),
         "smoke check": lambda: smoke(sample, version),
         "scoring": lambda: score_batch(
             MlflowClient(), model_name=MODEL, version=version, data=data,
@@ -166,7 +173,10 @@ def test_an_untampered_model_loads_on_every_route(store, sample, tmp_path):
 
     loaded = {step: load() for step, load in routes(sample, version, tmp_path).items()}
 
-    assert loaded["evaluation"].predict(sample[FEATURES]).shape == (len(sample),)
+    in_process = mlflow.sklearn.load_model(f"models:/{MODEL}/{version}")
+    assert loaded["evaluation"].predicted.tolist() == in_process.predict(sample[FEATURES]).tolist()
+    assert (loaded["evaluation"].proba.tolist()
+            == in_process.predict_proba(sample[FEATURES]).tolist())
     assert loaded["smoke check"]["digest"] == trained
     assert (loaded["scoring"]["rows"], loaded["scoring"]["smoke_checked"]) == (len(sample), True)
     assert loaded["export"]["digest"] == trained
@@ -238,7 +248,7 @@ def test_a_pickled_model_with_a_payload_is_refused_and_never_unpickled(store, sa
                        r"refusing to load it \(pickle formats can run code\)"):
         smoke(sample, version)
     with pytest.raises(RegistryError, match="not 'skops'; refusing to load it"):
-        load_version(MODEL, version)  # the evaluation's and quality check's route
+        predicted(sample, version)  # the evaluation's and quality check's route
 
     assert not marker.exists()
 
@@ -256,7 +266,7 @@ def test_a_pickle_disguised_as_the_skops_file_never_runs(store, sample, tmp_path
         smoke(sample, version)
     # The evaluation rejects a challenger whose load raises anything (core/evaluation.py).
     with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: "):
-        load_version(MODEL, version)
+        predicted(sample, version)
 
     assert not marker.exists()
 
@@ -288,12 +298,12 @@ def test_a_skops_file_naming_an_untrusted_type_is_refused_before_loading(
     with pytest.raises(SmokeCheckError, match=reason):
         smoke(sample, version)
     with pytest.raises(RegistryError, match=r"mlops_payload\.Boom"):
-        load_version(MODEL, version)
+        predicted(sample, version)
 
     assert not marker.exists()
 
 
-def test_code_shipped_with_a_model_is_never_put_on_the_import_path(store, tmp_path,
+def test_code_shipped_with_a_model_is_never_put_on_the_import_path(store, sample, tmp_path,
                                                                    monkeypatch, forge_digest):
     """MLflow puts a flavor's ``code`` folder first on ``sys.path``: any later import of a
     module of that name (matplotlib, drawn after evaluation loads the models) would run it."""
@@ -308,7 +318,7 @@ def test_code_shipped_with_a_model_is_never_put_on_the_import_path(store, tmp_pa
     forge_digest(MODEL, version)
 
     with pytest.raises(RegistryError, match=rf"model 'churn' v{version}: ships code \('code'\)"):
-        load_version(MODEL, version)
+        predicted(sample, version)
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("mlops_code_probe")
     assert not marker.exists()
@@ -359,7 +369,7 @@ def other_model(folder: Path, customers) -> Path:
 
 def test_evaluation_loads_the_files_it_checked_even_if_the_store_changes_meanwhile(
         store, tmp_path, monkeypatch, customers):
-    """``load_version`` downloads once: files swapped in the store right after its check
+    """The evaluation downloads once: files swapped in the store right after its check
     (here: a pickle payload, with MLmodel saying pickle) are never read."""
     from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
 
@@ -379,15 +389,15 @@ def test_evaluation_loads_the_files_it_checked_even_if_the_store_changes_meanwhi
 
     monkeypatch.setattr(ModelsArtifactRepository, "download_artifacts", download_then_swap)
 
-    loaded = load_version(MODEL, version)
+    rows = customers.head(50)
+    loaded = predicted(rows, version)
 
     assert len(downloads) == 1
     assert not marker.exists()
-    rows = customers[FEATURES].head(50)
-    assert loaded.predict_proba(rows).tolist() == expected.predict_proba(rows).tolist()
+    assert loaded.proba.tolist() == expected.predict_proba(rows[FEATURES]).tolist()
     with pytest.raises(RegistryError, match=rf"files of models:/churn/{version} changed since "
                        "training"):
-        load_version(MODEL, version)  # the swap did happen: a second load refuses it
+        predicted(rows, version)  # the swap did happen: a second load refuses it
     assert not marker.exists()
 
 
@@ -486,7 +496,7 @@ CONSUMER = textwrap.dedent('''
 ''')
 
 
-def forged_tree(customers, child: int) -> str:
+def forged_tree(customers, child: int, run: str = "smoke") -> str:
     """A decision tree version whose root node's children are both node ``child``, with the
     digest forged to match, as a registry writer could. Its skops file holds only the types
     training trusted (``sklearn.tree._tree.Tree`` included): every loading check passes."""
@@ -498,7 +508,7 @@ def forged_tree(customers, child: int) -> str:
         target="churned", task="classification", holdout_fraction=0.3, seed=7,
         features=FEATURES, estimator={"class": "sklearn.tree.DecisionTreeClassifier",
                                       "params": {"max_depth": 3}},
-        lineage={"dag_id": "by_hand", "run_id": f"tree-{child}",
+        lineage={"dag_id": "by_hand", "run_id": f"tree-{child}-{run}",
                  "data_fingerprint": "f"},
     )["version"]
     path = model_dir(version) / "model.skops"
@@ -550,9 +560,79 @@ def test_a_model_that_never_answers_fails_the_smoke_check_within_its_time_limit(
     version = forged_tree(customers, child=0)
 
     with pytest.raises(SmokeCheckError, match=rf"model 'churn' v{version}: the model did not "
-                       rf"answer within 10 s while predicting on {len(sample)} rows of day\.csv"):
-        smoke(sample, version, time_limit=10)
+                       rf"answer within 30 s while predicting on {len(sample)} rows of day\.csv"):
+        smoke(sample, version, time_limit=30)
 
     assert smoke_record(MlflowClient(), MODEL, version)["passed"] is False
     with pytest.raises(subprocess.TimeoutExpired):  # control: alone, it is still predicting
         consume_alone(version, sample, tmp_path, timeout=10)
+
+
+def evaluate(rows, challenger: str) -> dict:
+    from airflow_mlops.core.evaluation import evaluate_challenger
+
+    return evaluate_challenger(
+        rows, model_name=MODEL, challenger_version=challenger, target="churned",
+        features=FEATURES, task="classification", holdout_fraction=0.3, seed=7,
+        policy={"primary_metric": "roc_auc"}, lineage=LINEAGE,
+    )
+
+
+def test_a_champion_that_crashes_its_process_stops_the_evaluation_and_nothing_else(
+        store, customers, tmp_path):
+    """A registry writer points ``champion`` at the forged tree: the evaluation scores it in
+    a child process, so the crash fails this evaluation with the reason, and this process
+    (the worker's task) carries on; the challenger gets no verdict."""
+    forged = forged_tree(customers, child=10**12, run="champion")
+    client = MlflowClient()
+    client.set_registered_model_alias(MODEL, registry.CHAMPION, forged)
+    challenger = store()
+
+    with pytest.raises(VersionUnusable, match=rf"model 'churn' v{forged}: the model crashed the "
+                       rf"process with SIGSEGV while predicting with model 'churn' v{forged} "
+                       "on 90 rows") as raised:
+        evaluate(customers.head(300), challenger)
+
+    assert raised.value.position == 1
+    assert consume_alone(forged, customers.head(40), tmp_path).returncode == -signal.SIGSEGV
+    assert registry.tag("decision") not in client.get_model_version(MODEL, challenger).tags
+    promote(challenger)  # the next test starts from a sound champion
+
+
+def test_a_challenger_that_crashes_its_process_is_rejected_with_the_reason(store, customers):
+    forged = forged_tree(customers, child=10**12, run="challenger")
+
+    summary = evaluate(customers.head(300), forged)
+
+    assert summary["verdict"] == "reject"
+    assert summary["failed_checks"] == ["usable"]
+    assert summary["reasons"][0].startswith(
+        f"challenger v{forged} cannot be loaded or cannot predict: model 'churn' v{forged}: the "
+        "model crashed the process with SIGSEGV")
+
+
+def test_a_champion_that_never_answers_fails_within_the_time_limit(store, customers):
+    forged = forged_tree(customers, child=0, run="champion")
+    rows = customers.head(40)
+
+    with pytest.raises(VersionUnusable, match=rf"model 'churn' v{forged}: the model did not "
+                       rf"answer within 30 s while predicting with model 'churn' v{forged} "
+                       "on 40 rows"):
+        predict_versions(MODEL, [forged], rows[FEATURES], rows["churned"], "classification",
+                         time_limit=30)
+
+
+def test_the_quality_check_of_a_crashing_champion_fails_with_the_reason(store, customers):
+    forged = forged_tree(customers, child=10**12, run="champion")
+    client = MlflowClient()
+    sound = registry.alias_version(client, MODEL, registry.CHAMPION)
+    client.set_registered_model_alias(MODEL, registry.CHAMPION, forged)
+    try:
+        with pytest.raises(RegistryError, match=rf"v{forged}: the model crashed the process "
+                           "with SIGSEGV"):
+            check_quality(customers.iloc[300:500], model_name=MODEL, target="churned",
+                          features=FEATURES, task="classification", metric="roc_auc",
+                          max_decay=1.0)
+    finally:
+        if sound is not None:
+            client.set_registered_model_alias(MODEL, registry.CHAMPION, sound)
