@@ -110,9 +110,8 @@ def evaluate_challenger(
     policy = resolved_policy(policy, task, model_name)
     client = mlflow.MlflowClient()
     champion_version = registry.alias_version(client, model_name, registry.CHAMPION)
-    stored = client.get_model_version(model_name, challenger_version).tags.get(
-        registry.tag(DECISION_TAG)
-    )
+    challenger = client.get_model_version(model_name, challenger_version)
+    stored = challenger.tags.get(registry.tag(DECISION_TAG))
     if stored:
         summary = json.loads(stored)
         if champion_version in (summary["champion_version"], challenger_version):
@@ -132,8 +131,8 @@ def evaluate_challenger(
         "policy": policy.model_dump(mode="json"),
     }
     try:
-        challenger = predict(load_version(model_name, challenger_version), parts.holdout_features,
-                             parts.holdout_target, task)
+        predictions = predict(load_version(model_name, challenger_version),
+                              parts.holdout_features, parts.holdout_target, task)
     except Exception as exc:
         if _is_outage(exc):
             raise
@@ -142,9 +141,9 @@ def evaluate_challenger(
         record.update(challenger_metrics={}, champion_metrics=None,
                       **unusable(reason[:1000]).to_dict())
     else:
-        record.update(_compare(policy, parts, frame, challenger, model_name,
+        record.update(_compare(policy, parts, frame, predictions, model_name,
                                challenger_version, champion_version, seed))
-    return _store(client, record)
+    return _store(client, record, challenger.run_id)
 
 
 def _is_outage(exc: Exception) -> bool:
@@ -280,10 +279,10 @@ def _slices_record(rule: SliceRule | None) -> dict | None:
             "values": [vars(score) for score in rule.scores]}
 
 
-def _store(client: MlflowClient, record: dict) -> dict:
-    """Write the record and chart on the challenger's run, tag the version; the summary."""
+def _store(client: MlflowClient, record: dict, run_id: str | None) -> dict:
+    """Write the record and chart on the challenger's training run (``run_id``; none for a
+    version registered without one), tag the version; the summary."""
     model, version = record["model"], record["challenger_version"]
-    run_id = client.get_model_version(model, version).run_id
     record_uri = chart_uri = None
     if run_id:
         folder = f"{RECORD_FOLDER}/vs-{record['champion_version'] or 'none'}"
