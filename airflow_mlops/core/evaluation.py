@@ -110,8 +110,8 @@ def evaluate_challenger(
     policy = resolved_policy(policy, task, model_name)
     client = mlflow.MlflowClient()
     champion_version = registry.alias_version(client, model_name, registry.CHAMPION)
-    challenger = client.get_model_version(model_name, challenger_version)
-    stored = challenger.tags.get(registry.tag(DECISION_TAG))
+    registered = client.get_model_version(model_name, challenger_version)
+    stored = registered.tags.get(registry.tag(DECISION_TAG))
     if stored:
         summary = json.loads(stored)
         if champion_version in (summary["champion_version"], challenger_version):
@@ -131,8 +131,8 @@ def evaluate_challenger(
         "policy": policy.model_dump(mode="json"),
     }
     try:
-        predictions = predict(load_version(model_name, challenger_version),
-                              parts.holdout_features, parts.holdout_target, task)
+        challenger = predict(load_version(model_name, challenger_version), parts.holdout_features,
+                             parts.holdout_target, task)
     except Exception as exc:
         if _is_outage(exc):
             raise
@@ -141,9 +141,9 @@ def evaluate_challenger(
         record.update(challenger_metrics={}, champion_metrics=None,
                       **unusable(reason[:1000]).to_dict())
     else:
-        record.update(_compare(policy, parts, frame, predictions, model_name,
+        record.update(_compare(policy, parts, frame, challenger, model_name,
                                challenger_version, champion_version, seed))
-    return _store(client, record, challenger.run_id)
+    return _store(client, record, registered.run_id)
 
 
 def _is_outage(exc: Exception) -> bool:
