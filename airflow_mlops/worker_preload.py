@@ -8,7 +8,9 @@ imported at start are shared by every task process instead of imported again by 
 
 They are Airflow's own Celery settings plus Celery's ``imports``: the worker's Celery app
 takes the option's dict as its whole configuration. Only the worker imports the modules; the
-scheduler builds the same Celery app without importing anything listed here.
+scheduler builds the same Celery app without importing anything listed here. The template
+modules a DAG file imports are preloaded too (each task process parses its DAG file), so a new
+version of the package, like a new library, takes a worker restart.
 """
 
 from __future__ import annotations
@@ -31,6 +33,16 @@ PRELOADED_MODULES = (
     "mlflow.pyfunc",
     "mlflow.sklearn",
     "great_expectations",
+    # Imported by MLflow when a run starts (its git source tags), by the evaluation's chart
+    # and by the model card and its HTML: 0.46 s, 1.9 s, 0.3 s and 0.1-0.4 s in the task
+    # processes otherwise.
+    "git",
+    "matplotlib.figure",
+    "skops.card",
+    "markdown_it",
+    # What every task process imports parsing the template's DAG file (0.3 s per task).
+    "airflow_mlops.templates.factory",
+    "airflow_mlops.templates.retrain",
 )
 
 CELERY_CONFIG = {**DEFAULT_CELERY_CONFIG, "imports": PRELOADED_MODULES}

@@ -21,6 +21,18 @@ The first night also pays the imports of MLflow, scikit-learn, GX and pandas in 
 that first needs them (in ``execute``); on the Celery stack the worker preloads them
 (``airflow_mlops.worker_preload``). ``--imports`` measures, in fresh interpreters, what a
 task process would pay importing them without and with that preload.
+
+``--stack`` then runs the same night on the Celery stack, in the same invocation (one run each,
+the in-process one first, before the stack starts): ``stack/stack.py up``, the worker restarted
+with ``PYTHONPROFILEIMPORTTIME=1`` (every import a forked task process still executes is
+written to its stderr, which Airflow keeps in the task log), one run of
+``nightly_retrain_churn`` triggered through the REST API on a fresh model, then
+``stack/stack.py down``. From the API: each task instance's queued, start and end times; from
+its log: when the task process started (``::group::Pre Execute``), entered and left
+``execute`` and ended, and its imports; from the MLflow server's access log (tailed while the
+run goes, each line stamped when it appears): the requests made while each task ran.
+
+    flock /tmp/heavy.lock .venv/bin/python bench/night.py --nights 1 --stack
 """
 
 from __future__ import annotations
@@ -30,17 +42,21 @@ import collections
 import datetime as dt
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HOME = Path(tempfile.mkdtemp(prefix="night-bench-"))
+OWN_ENVIRONMENT = dict(os.environ)  # what the stack's processes start from
 os.environ.update({
     "AIRFLOW_HOME": str(HOME),
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
@@ -186,11 +202,187 @@ def report(number: int, result: dict) -> None:
     print("\nRequests by endpoint: " + ", ".join(f"{r} x{n}" for r, n in every.most_common()))
 
 
+IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)")
+
+
+class AccessLog(threading.Thread):
+    """Lines the MLflow server appends to its log, each stamped (epoch seconds) when read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.offset = path, path.stat().st_size
+        self.lines: list[tuple[float, str]] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            pending = b""
+            while not self.stopped.is_set():
+                pending += log.read()
+                *complete, pending = pending.split(b"\n")
+                now = time.time()
+                self.lines += [(now, line.decode(errors="replace")) for line in complete]
+                self.stopped.wait(0.05)
+
+    def requests(self) -> list[tuple[float, str]]:
+        found = []
+        for stamp, line in self.lines:
+            if match := re.search(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP', line):
+                found.append((stamp, f"{match[1]} {match[2].split('?')[0]}"))
+        return found
+
+
+def stamp(text: str | None) -> float | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
+
+
+def task_log_times(events: list[dict]) -> dict:
+    """From a task try's log events: process start, execute start and end, log end, and the
+    imports its process executed (from ``PYTHONPROFILEIMPORTTIME``'s lines)."""
+    times, imports = {}, []
+    for event in events:
+        text, at = str(event.get("event", "")), stamp(event.get("timestamp"))
+        if match := IMPORT_LINE.search(text):
+            if len(match[3]) == 1:  # top level: its cumulative time includes its children
+                imports.append((int(match[2]) / 1e6, match[4]))
+            continue
+        if at is None:
+            continue
+        times.setdefault("first", at)
+        times["last"] = at
+        if text == "::group::Pre Execute":
+            times.setdefault("process", at)
+        elif text == "::endgroup::" and "process" in times:
+            times.setdefault("execute", at)
+        elif text == "::group::Post Execute":
+            times.setdefault("executed", at)
+    times["imports"] = sorted(imports, reverse=True)
+    return times
+
+
+def stack_command(*args: str, env: dict | None = None) -> None:
+    subprocess.run([sys.executable, str(REPO / "stack" / "stack.py"), *args], check=True,
+                   env={**OWN_ENVIRONMENT, **(env or {})}, cwd=REPO)
+
+
+def restart_worker_with_importtime(stack_dir: Path) -> None:
+    log = stack_dir / "logs" / "worker.log"
+    offset = log.stat().st_size
+    stack_command("stop", "worker")
+    stack_command("start", "worker", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            if b" ready." in handle.read():
+                return
+        time.sleep(1)
+    raise SystemExit("the restarted worker was not ready in 300 s")
+
+
+def stack_night(customers, day: dt.datetime) -> dict:
+    """One night of nightly_retrain_churn on the running stack, timed from the outside."""
+    sys.path.insert(0, str(REPO / "tests" / "stack"))
+    from conftest import Api
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    stack_dir = REPO / ".stack"
+    env = json.loads((stack_dir / "env.json").read_text())
+    restart_worker_with_importtime(stack_dir)
+    api = Api(env["STACK_API_URL"], env["STACK_ADMIN_USER"], env["STACK_ADMIN_PASSWORD"])
+    dag_id = "nightly_retrain_churn"
+    api.fresh_dag(dag_id, timeout=600)
+    try:
+        MlflowClient(env["STACK_MLFLOW_URL"], env["STACK_MLFLOW_URL"]).delete_registered_model(
+            "churn")
+    except MlflowException:
+        pass
+    path = Path(env["AIRFLOW_MLOPS_DATA_ROOT"]) / "customers" / f"ds={day:%Y-%m-%d}"
+    shutil.rmtree(path.parent, ignore_errors=True)
+    path.mkdir(parents=True)
+    customers.to_csv(path / "customers.csv", index=False)
+    access = AccessLog(stack_dir / "logs" / "mlflow.log")
+    access.start()
+    run_id = f"night_bench__{day:%Y%m%d}__{os.getpid()}"
+    triggered = time.time()
+    api.trigger(day, run_id, dag_id=dag_id)
+    state = api.wait(run_id, timeout=1800, dag_id=dag_id)
+    ended = time.time()
+    time.sleep(1)
+    access.stopped.set()
+    access.join()
+    run = api.run(run_id, dag_id)
+    tasks = {}
+    for ti in api.task_instances(run_id, dag_id):
+        info = {key: stamp(ti.get(key)) for key in ("queued_when", "start_date", "end_date")}
+        info.update(state=ti["state"], duration=ti.get("duration") or 0.0)
+        if ti["state"] in ("success", "failed"):
+            info["log"] = task_log_times(api.log_events(run_id, ti["task_id"],
+                                                        ti["try_number"], dag_id))
+        tasks[ti["task_id"]] = info
+    requests = collections.defaultdict(list)
+    for at, request in access.requests():
+        owner = next((task_id for task_id, info in tasks.items() if info["start_date"]
+                      and info["start_date"] - 0.5 <= at <= (info["end_date"] or ended) + 0.5),
+                     "(outside tasks)")
+        requests[owner].append(request)
+    return {"state": state, "triggered": triggered, "ended": ended, "tasks": tasks,
+            "run_start": stamp(run.get("start_date")), "run_end": stamp(run.get("end_date")),
+            "requests": requests}
+
+
+def report_stack(result: dict, one_script: dict) -> None:
+    tasks = {k: v for k, v in result["tasks"].items() if v["start_date"]}
+    order = sorted(tasks, key=lambda k: tasks[k]["start_date"])
+    busy = sum(tasks[k]["duration"] for k in order)
+    wall = result["run_end"] - result["triggered"]
+    inside = sum(t["log"]["executed"] - t["log"]["execute"] for t in tasks.values()
+                 if "executed" in t.get("log", {}) and "execute" in t["log"])
+    script = sum(one_script["execute"].values())
+    total = sum(len(v) for v in result["requests"].values())
+    print(f"\n## the stack: {result['state']}, trigger to run end {wall:.2f} s (to seen ended "
+          f"{result['ended'] - result['triggered']:.2f} s), tasks {busy:.2f} s, inside execute "
+          f"{inside:.2f} s; one script (in-process execute) {script:.2f} s; ratio wall / one "
+          f"script {wall / script:.2f}; {total} MLflow requests")
+    print("| task | state | queued to start s | previous end to start s | duration s | process "
+          "start to execute s | execute s | after execute s | imports in task s | MLflow "
+          "requests | repeated |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    previous_end = result["triggered"]
+    for task_id in order:
+        t, log = tasks[task_id], tasks[task_id].get("log", {})
+        queued = t["start_date"] - t["queued_when"] if t["queued_when"] else float("nan")
+        before = log.get("execute", float("nan")) - log.get("process", float("nan"))
+        inside = log.get("executed", float("nan")) - log.get("execute", float("nan"))
+        after = log.get("last", float("nan")) - log.get("executed", float("nan"))
+        imports = sum(seconds for seconds, _ in log.get("imports", []))
+        sent = collections.Counter(result["requests"].get(task_id, []))
+        repeated = ", ".join(f"{r} x{n}" for r, n in sent.most_common() if n > 1)
+        print(f"| {task_id} | {t['state']} | {queued:.2f} | {t['start_date'] - previous_end:.2f} "
+              f"| {t['duration']:.2f} | {before:.2f} | {inside:.2f} | {after:.2f} | "
+              f"{imports:.3f} | {sum(sent.values())} | {repeated} |")
+        previous_end = max(previous_end, t["end_date"] or previous_end)
+    for task_id in order:
+        heaviest = tasks[task_id].get("log", {}).get("imports", [])[:5]
+        if heaviest:
+            print(f"- imports of {task_id}: " + ", ".join(f"{name} {seconds:.3f} s"
+                                                        for seconds, name in heaviest))
+    outside = result["requests"].get("(outside tasks)", [])
+    if outside:
+        print(f"- MLflow requests outside any task's run time: {len(outside)}")
+    skipped = [k for k, v in result["tasks"].items() if not v["start_date"]]
+    print(f"- not run: {', '.join(skipped) or 'none'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nights", type=int, default=2)
     parser.add_argument("--imports", action="store_true",
                         help="also time the libraries' imports in fresh interpreters")
+    parser.add_argument("--stack", action="store_true",
+                        help="then run the first night on the Celery stack (brought up and down)")
     args = parser.parse_args(argv)
 
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
@@ -211,9 +403,22 @@ def main(argv: list[str] | None = None) -> None:
         print(f"# {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} "
               f"cores, load average {os.getloadavg()[0]:.1f}, dag {dag.dag_id}, "
               f"{len(dag.tasks)} tasks")
-        for number, day in enumerate(NIGHTS[:args.nights], start=1):
-            report(number, night(dag, recorder, day))
+        results = [night(dag, recorder, day) for day in NIGHTS[:args.nights]]
+        for number, result in enumerate(results, start=1):
+            report(number, result)
         print(f"\n# load average {os.getloadavg()[0]:.1f}")
+        if args.stack:
+            customers = pd.read_csv(REPO / "demo" / "data" / "customers.csv")
+            first = customers.iloc[:len(customers) // args.nights]
+            stack_command("up")
+            try:
+                print(f"# stack up, {dt.datetime.now(dt.timezone.utc):%H:%M} UTC, load average "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)
+                report_stack(stack_night(first, NIGHTS[0]), results[0])
+            finally:
+                stack_command("down")
+            print(f"\n# stack down, {dt.datetime.now(dt.timezone.utc):%H:%M} UTC, load average "
+                  f"{os.getloadavg()[0]:.1f}")
         if args.imports:
             print("\nImports of " + ", ".join(LIBRARIES) + " in a fresh interpreter: "
                   + ", ".join(f"{k} {v:.2f} s" for k, v in import_times().items()))

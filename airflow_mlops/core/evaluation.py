@@ -89,9 +89,8 @@ def evaluate_challenger(
     policy = resolved_policy(policy, task, model_name)
     client = mlflow.MlflowClient()
     champion_version = registry.alias_version(client, model_name, registry.CHAMPION)
-    stored = client.get_model_version(model_name, challenger_version).tags.get(
-        registry.tag(DECISION_TAG)
-    )
+    registered = client.get_model_version(model_name, challenger_version)
+    stored = registered.tags.get(registry.tag(DECISION_TAG))
     if stored:
         summary = json.loads(stored)
         if champion_version in (summary["champion_version"], challenger_version):
@@ -123,7 +122,7 @@ def evaluate_challenger(
     else:
         record.update(_compare(policy, parts, frame, challenger, champion[0] if champion else None,
                                model_name, challenger_version, champion_version, seed))
-    return _store(client, record)
+    return _store(client, record, registered.run_id)
 
 
 def _compare(
@@ -251,10 +250,10 @@ def _slices_record(rule: SliceRule | None) -> dict | None:
             "values": [vars(score) for score in rule.scores]}
 
 
-def _store(client: MlflowClient, record: dict) -> dict:
-    """Write the record and chart on the challenger's run, tag the version; the summary."""
+def _store(client: MlflowClient, record: dict, run_id: str | None) -> dict:
+    """Write the record and chart on the challenger's training run (``run_id``; none for a
+    version registered without one), tag the version; the summary."""
     model, version = record["model"], record["challenger_version"]
-    run_id = client.get_model_version(model, version).run_id
     record_uri = chart_uri = None
     if run_id:
         folder = f"{RECORD_FOLDER}/vs-{record['champion_version'] or 'none'}"

@@ -131,6 +131,23 @@ def downloaded_digest(model: str, version: str) -> str:
         return folder_digest(_download(model, str(version), Path(folder)))
 
 
+def registered_digest(folder: Path, model: str, version: str) -> str:
+    """The SHA-256 :func:`downloaded_digest` will compute for the model files in ``folder``
+    once they are registered as ``version`` of ``model``, without downloading them.
+
+    A download of ``models:/model/version`` holds the logged files plus the
+    ``registered_model_meta`` file MLflow writes next to them (the model's name and version);
+    the same file is written into ``folder`` (which the caller owns) before hashing it.
+    """
+    from mlflow.store.artifact.models_artifact_repo import REGISTERED_MODEL_META_FILE_NAME
+    from mlflow.utils.yaml_utils import write_yaml
+
+    write_yaml(str(folder), REGISTERED_MODEL_META_FILE_NAME,
+               {"model_name": model, "model_version": str(version)},
+               overwrite=True, ensure_yaml_extension=False)
+    return folder_digest(folder)
+
+
 def _check_digest(tags: dict[str, str], model: str, version: str, digest: str) -> None:
     """Refuse files whose SHA-256 differs from one recorded on the version, or has none."""
     label, uri = f"model '{model}' v{version}", f"models:/{model}/{version}"

@@ -45,10 +45,17 @@ def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
 
 
 def set_version_tags(client: MlflowClient, model: str, version: str, tags: dict) -> None:
-    """Write tags on a model version; non-string values are stored as JSON."""
+    """Write tags on a model version; non-string values are stored as JSON.
+
+    ``MlflowClient.set_model_version_tag`` reads the registered model before each tag to
+    refuse a prompt (one ``registered-models/get`` per tag); the same check is made once
+    here, and the tags are written through the client's registry client.
+    """
+    client._raise_if_prompt(model)
+    writer = client._get_registry_client()
     for key, value in tags.items():
         text = value if isinstance(value, str) else json.dumps(value)
-        client.set_model_version_tag(model, version, tag(key), text)
+        writer.set_model_version_tag(model, str(version), tag(key), text)
 
 
 def set_alias(

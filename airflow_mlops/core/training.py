@@ -1,7 +1,8 @@
 """Training a challenger: fit, log to MLflow, register a version with alias ``challenger``.
 
 The SHA-256 of the registered files is tagged on the version (``model_sha256``) before the
-alias moves; every later load refuses files that differ from it.
+alias moves; every later load refuses files that differ from it. It is computed from a copy of
+the files as MLflow saved them for upload, not from a download of what was just uploaded.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.core import registry
 from airflow_mlops.core.errors import ConfigError, DataError
 from airflow_mlops.core.estimators import build_model
-from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest
+from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest, registered_digest
 from airflow_mlops.core.io import short
 from airflow_mlops.core.metrics import score
 from airflow_mlops.core.serialization import (
@@ -134,16 +138,36 @@ def _earlier_version(client: MlflowClient, model: str, experiment_id: str, key: 
 
 
 def _record_digest(client: MlflowClient, model: str, version: str) -> str:
-    """Tag the SHA-256 of the version's files on it, once: a re-run keeps the first record.
-
-    The files are downloaded back the way consumers fetch them, so both hash the same bytes.
-    """
+    """Tag the SHA-256 of an earlier attempt's version on it, once: a re-run keeps the first
+    record. Its files are downloaded back the way consumers fetch them (only when the earlier
+    attempt stopped before recording it)."""
     recorded = client.get_model_version(model, version).tags.get(registry.tag(DIGEST_TAG))
     if recorded:
         return recorded
     digest = downloaded_digest(model, version)
     registry.set_version_tags(client, model, version, {DIGEST_TAG: digest})
     return digest
+
+
+class _KeptCopy:
+    """``mlflow.sklearn`` as the flavor of :meth:`mlflow.models.Model.log`, keeping a copy of
+    the folder it saves (MLflow uploads that folder, then deletes it).
+
+    Its digest is then the one consumers compute on a download (see
+    :func:`~airflow_mlops.core.fetch.registered_digest`); were MLflow to change the files
+    between saving and uploading them, every load of the version would refuse it.
+    """
+
+    __name__ = "mlflow.sklearn"
+
+    def __init__(self, copy: Path) -> None:
+        self.copy = copy
+
+    def save_model(self, path: str, mlflow_model: Any, **kwargs: Any) -> None:
+        import mlflow.sklearn
+
+        mlflow.sklearn.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
+        shutil.copytree(path, self.copy)
 
 
 def _mark_challenger(client: MlflowClient, model: str, version: str,
@@ -177,8 +201,7 @@ def train_challenger(
     link to the DAG run when ``lineage`` has ``dag_run_url``).
     """
     import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
+    from mlflow.models import Model, infer_signature
 
     client = mlflow.MlflowClient()
     registry.ensure_registered_model(client, model_name,
@@ -204,7 +227,8 @@ def train_challenger(
         registry.tag(TRAINING_SPEC_TAG): json.dumps(spec),
         registry.tag(LIBRARIES_TAG): json.dumps(library_versions()),
     }
-    with mlflow.start_run(experiment_id=experiment_id, tags=tags, run_name=run_name) as run:
+    with (mlflow.start_run(experiment_id=experiment_id, tags=tags, run_name=run_name) as run,
+          tempfile.TemporaryDirectory(prefix="airflow-mlops-train-") as folder):
         with _sklearn_refusals(estimator):
             model.fit(parts.train_features, parts.train_target)
             metrics = score(model, parts.holdout_features, parts.holdout_target, task)
@@ -212,20 +236,24 @@ def train_challenger(
             "holdout_fraction": holdout_fraction, "seed": seed,
             "rows_train": len(parts.train_target),
         })
-        mlflow.log_metrics(metrics)
         signature = infer_signature(parts.train_features, model.predict(parts.train_features))
         trusted = trusted_types_for(model)
+        saved = _KeptCopy(Path(folder) / MODEL_ARTIFACT)
         with quiet_module_scan():
-            info = mlflow.sklearn.log_model(
-                model, name=MODEL_ARTIFACT, signature=signature,
+            info = Model.log(
+                artifact_path=None, name=MODEL_ARTIFACT, flavor=saved, sk_model=model,
+                signature=signature,
                 input_example=parts.train_features.head(3), serialization_format="skops",
                 skops_trusted_types=trusted, pip_requirements=runtime_requirements(),
             )
-        version = mlflow.register_model(
+        # Logged after the model, with its id: the run's metrics and the model's in one
+        # request (logged before, MLflow reads each metric's history back to link them).
+        mlflow.log_metrics(metrics, model_id=info.model_id)
+        version = str(mlflow.register_model(
             info.model_uri, model_name, tags={registry.tag(k): v for k, v in lineage.items()}
-        ).version
-    version = str(version)
-    digest = _record_digest(client, model_name, version)
+        ).version)
+        digest = registered_digest(saved.copy, model_name, version)
+    registry.set_version_tags(client, model_name, version, {DIGEST_TAG: digest})
     registry.describe_version(client, model_name, version, lineage)
     _mark_challenger(client, model_name, version, lineage)
     return {"run_id": run.info.run_id, "experiment_id": experiment_id, "version": version,

@@ -123,6 +123,29 @@ def test_version_tags_are_namespaced_and_json_encoded(client):
     assert json.loads(tags["airflow_mlops.metrics"]) == {"f1": 0.5}
 
 
+def test_version_tags_are_one_prompt_check_and_one_write_each(client, monkeypatch):
+    checked, written = [], []
+    monkeypatch.setattr(client, "_raise_if_prompt", checked.append)
+    writer = client._get_registry_client()
+    monkeypatch.setattr(writer, "set_model_version_tag",
+                        lambda *args: written.append(args))
+
+    registry.set_version_tags(client, MODEL, "1", {"decision": "promote", "reasons": "r"})
+
+    assert checked == [MODEL]
+    assert written == [(MODEL, "1", "airflow_mlops.decision", "promote"),
+                       (MODEL, "1", "airflow_mlops.reasons", "r")]
+
+
+def test_version_tags_are_refused_on_a_prompt(mlflow_session):
+    from mlflow.genai import register_prompt
+
+    register_prompt("greeting", "Hello {{name}}")
+
+    with pytest.raises(MlflowException, match="greeting"):
+        registry.set_version_tags(MlflowClient(), "greeting", "1", {"decision": "promote"})
+
+
 def test_ensure_registered_model_is_idempotent(mlflow_session):
     client = MlflowClient()
 

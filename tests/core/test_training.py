@@ -10,9 +10,9 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from airflow_mlops.core import ledger, registry
+from airflow_mlops.core import fetch, ledger, registry
 from airflow_mlops.core.errors import ConfigError, DataError, RegistryError
-from airflow_mlops.core.fetch import DIGEST_TAG, fetch_version
+from airflow_mlops.core.fetch import DIGEST_TAG, downloaded_digest, fetch_version
 from airflow_mlops.core.splits import split
 from airflow_mlops.core.tracking import ensure_experiment
 from airflow_mlops.core.training import estimator_field, run_key, train_challenger
@@ -91,6 +91,25 @@ def test_records_the_digest_of_the_files_consumers_fetch(train, tmp_path):
     fetched = fetch_version(MlflowClient(), MODEL, result["version"], tmp_path / "fetched")
     assert recorded_digest(result["version"]) == result["digest"] == fetched.digest
     assert len(result["digest"]) == 64
+
+
+def test_records_the_digest_a_download_computes_without_downloading(train, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("training downloaded the version it registered")
+
+    monkeypatch.setattr(fetch, "_download", no_download)
+    result = train()
+    monkeypatch.undo()
+
+    assert recorded_digest(result["version"]) == downloaded_digest(MODEL, result["version"])
+
+
+def test_metrics_are_linked_to_the_logged_model(train):
+    result = train()
+
+    (logged,) = MlflowClient().search_logged_models([result["experiment_id"]])
+    assert logged.source_run_id == result["run_id"]
+    assert {m.key: m.value for m in logged.metrics} == result["metrics"]
 
 
 def test_a_re_run_keeps_the_digest_it_recorded(train):
