@@ -13,21 +13,32 @@ subprocess so its peak RSS is its own:
 - ``extraction``: ``ValidateDataOperator(sql="SELECT * FROM ...")``: the whole result read
   into pandas through the connection's hook, then validated (the path before in-database
   validation);
+- ``file``: the file path on the same rows: the table landed once as Parquet by
+  ``land_rows`` (what ``data_query`` does: streamed in chunks; the landing is timed in the
+  parent, not part of the method's figures), then ``ValidateDataOperator(data_uri=...)``;
 - ``provider``: the published ``GXValidateBatchOperator`` on a GX PostgreSQL table asset at
   its default result format (SUMMARY).
 
 Reported per method: wall time (from just before ``execute`` to its end, after imports),
 the client's CPU time, the database's time (wall minus client CPU: what the worker spent
 waiting; pg_stat_statements is not loaded on this server) and the worker's peak RSS. The
-failure details of ``in-database`` and ``partition`` are compared with ``extraction``'s: the
-same failed expectations with the same summary (observed value, unexpected percent,
+failure details of every method of ours are compared with the file path's (``file``, else
+``extraction``): per expectation, its success and each of GX's result values the reference
+reports (observed value, element, missing and unexpected counts, unexpected percent, partial
+unexpected list and counts), and the summary's failures (observed value, unexpected percent,
 examples).
+
+With ``--memory-cap 17G``, each child runs in a cgroup v1 memory cgroup capped there, without
+swap (bench/memory_cap.py; needs root): a method that outgrows the cap is OOM-killed alone,
+never the database or anything else, and is reported as killed after so many seconds. The
+cgroup's peak usage (RSS and page cache), refused allocations and OOM kills are reported.
 
 With ``--passes``, one SUMMARY pass (what in-database validation runs) is also timed
 against two passes (BOOLEAN_ONLY, then SUMMARY for the failed row-level expectations) on
 each table, in the parent process.
 
     flock /tmp/heavy.lock .venv/bin/python bench/warehouse.py --sizes 1e6,1e7
+    flock /tmp/heavy.lock .venv/bin/python bench/warehouse.py --sizes 1e7 --memory-cap 17G
 """
 
 from __future__ import annotations
@@ -40,10 +51,12 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from memory_cap import MemoryCap  # noqa: E402
 from validation import (  # noqa: E402  (bench/validation.py: columns, suite, helpers)
     INTS,
     LEVELS,
@@ -55,7 +68,9 @@ from validation import (  # noqa: E402  (bench/validation.py: columns, suite, he
     suite,
 )
 
-METHODS = ("in-database", "partition", "extraction", "provider")
+METHODS = ("in-database", "partition", "extraction", "file", "provider")
+DETAIL_KEYS = ("observed_value", "element_count", "missing_count", "unexpected_count",
+               "unexpected_percent", "partial_unexpected_list", "partial_unexpected_counts")
 PARTITION = "id >= 0"  # every row: a partition as GX sees it, with the table's details
 CONN_ID = "bench_warehouse"
 SERVER = os.environ.get("BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -115,9 +130,29 @@ def ensure_table(rows: int) -> str:
         connection.execute(sa.text("SET max_parallel_workers_per_gather = 0"))
         connection.execute(sa.text("SELECT setseed(0.42)"))
         connection.execute(sa.text(load_sql(table, rows)))
-        connection.execute(sa.text(f"ANALYZE {table}"))
+        # The first scan of new rows sets their hint bits (writing every page): the load's
+        # cost, not the first method's.
+        connection.execute(sa.text(f"VACUUM (ANALYZE) {table}"))
         print(f"loaded {table} in {time.perf_counter() - started:.0f} s", flush=True)
     return table
+
+
+def ensure_parquet(table: str, work: Path) -> Path:
+    """The table's rows landed as Parquet (streamed, as ``data_query`` lands them), once."""
+    import pyarrow.parquet as pq
+
+    from airflow_mlops.core.sql_extract import land_rows
+    from airflow_mlops.core.sql_sources import SqlSource
+
+    path = work / f"{table}.parquet"
+    rows = int(table.rsplit("_", 1)[1])
+    if path.exists() and pq.ParquetFile(path).metadata.num_rows == rows:
+        return path
+    started = time.perf_counter()
+    land_rows(SqlSource.on_url(f"{SERVER}/{DATABASE}", table=f"public.{table}"), path)
+    print(f"landed {table} as {path} ({path.stat().st_size / 2**20:,.0f} MiB) in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    return path
 
 
 # --- the measured methods (each in its own subprocess) -----------------------------------
@@ -128,11 +163,12 @@ def run_ours(table: str, suite_path: Path, work: Path, method: str) -> dict:
 
     from airflow_mlops.operators.validation import ValidateDataOperator
 
-    rows = {"in-database": {"table": f"public.{table}"},
-            "partition": {"table": f"public.{table}", "where": PARTITION},
-            "extraction": {"sql": f"SELECT * FROM {table}"}}[method]
+    rows = {"in-database": {"table": f"public.{table}", "conn_id": CONN_ID},
+            "partition": {"table": f"public.{table}", "where": PARTITION, "conn_id": CONN_ID},
+            "extraction": {"sql": f"SELECT * FROM {table}", "conn_id": CONN_ID},
+            "file": {"data_uri": str(work.parent / f"{table}.parquet")}}[method]
     results, ti = work / "results", StubTaskInstance()
-    operator = ValidateDataOperator(task_id="validate", conn_id=CONN_ID, suite=str(suite_path),
+    operator = ValidateDataOperator(task_id="validate", suite=str(suite_path),
                                     results_uri=str(results), **rows)
     _run_operator(operator, {"ti": ti}, AirflowFailException)
     report = json.loads((results / "validation_result.json").read_text())
@@ -167,6 +203,7 @@ def child(method: str, table: str, suite_path: Path, work: Path, out: Path) -> N
     if method == "provider":
         import great_expectations_provider.operators.validate_batch  # noqa: F401
     baseline = current_rss()
+    out.write_text(json.dumps({"started": time.time()}))  # how long a killed run had lasted
     wall, cpu = time.perf_counter(), time.process_time()
     if method == "provider":
         produced = run_provider(table, suite_path, work)
@@ -214,21 +251,33 @@ def compare_passes(table: str) -> list[str]:
 # --- the parent --------------------------------------------------------------------------
 
 
-def measure(method: str, table: str, suite_path: Path, work: Path) -> dict:
+def measure(method: str, table: str, suite_path: Path, work: Path,
+            cap: MemoryCap | None = None) -> dict:
     out, folder = work / f"{method}-{table}.json", work / f"{method}-{table}"
     folder.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONHASHSEED": "0", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
            "PYTHONPYCACHEPREFIX": str(PYCACHE),
            f"AIRFLOW_CONN_{CONN_ID.upper()}": f"postgres://postgres@127.0.0.1:5432/{DATABASE}"}
     log = work / f"{method}-{table}.log"
+    command = [sys.executable, __file__, "--child", method, "--table", table,
+               "--suite", str(suite_path), "--work", str(folder), "--out", str(out)]
+    if cap is not None:
+        cap.reset()
+        command = cap.wrap(command)
     with log.open("w") as stderr:
-        code = subprocess.call([sys.executable, __file__, "--child", method, "--table", table,
-                                "--suite", str(suite_path), "--work", str(folder),
-                                "--out", str(out)], stdout=stderr, stderr=stderr, env=env)
+        code = subprocess.call(command, stdout=stderr, stderr=stderr, env=env)
+    ended = time.time()
+    record = json.loads(out.read_text()) if out.exists() else {}
+    if cap is not None:
+        record["cgroup"] = cap.usage()
     if code:
         tail = (log.read_text().strip().splitlines() or [""])[-1]
-        return {"error": f"exit {code}: {tail[:200]}"}
-    return json.loads(out.read_text())
+        record["error"] = f"killed by signal {-code}" if code < 0 else \
+            f"exit {code}: {tail[:200]}"
+        if "started" in record:
+            record["error"] += f" (after {ended - record['started']:.0f} s of execute)"
+    return record
 
 
 def failures(record: dict) -> list[dict]:
@@ -237,6 +286,31 @@ def failures(record: dict) -> list[dict]:
     return [{k: f[k] for k in ("column", "expectation", "observed_value",
                                "unexpected_percent", "examples")}
             for f in summary.get("failures", [])]
+
+
+def details(record: dict) -> list[dict]:
+    """Per expectation, in suite order: its type, column, success and GX's result values."""
+    rows = []
+    for result in record["produced"]["results"]:
+        config, values = result["expectation_config"], result.get("result") or {}
+        rows.append({"expectation": config["type"], "column": config["kwargs"].get("column"),
+                     "success": result["success"],
+                     **{key: values[key] for key in DETAIL_KEYS if key in values}})
+    return rows
+
+
+def differences(reference: list[dict], other: list[dict]) -> tuple[int, list[str]]:
+    """How many of the reference's values were compared, and those ``other`` differs in."""
+    compared, differ = 0, []
+    if len(reference) != len(other):
+        return 0, [f"{len(other)} results against {len(reference)}"]
+    for position, (ref, oth) in enumerate(zip(reference, other, strict=True)):
+        for key, value in ref.items():
+            compared += 1
+            if key not in oth or not same(value, oth[key]):
+                differ.append(f"#{position} {ref['expectation']} {ref['column']} {key}: "
+                              f"{value!r} against {oth.get(key, 'missing')!r}")
+    return compared, differ
 
 
 def same(left, right) -> bool:
@@ -257,33 +331,62 @@ def provider_failed(record: dict) -> list[str]:
                   for e in record["produced"]["describe"]["expectations"] if not e["success"])
 
 
+def _cgroup(record: dict) -> str:
+    usage = record.get("cgroup")
+    if not usage:
+        return ""
+    return (f"  cgroup: peak {usage['peak'] / 2**20:,.0f} of {usage['cap'] / 2**20:,.0f} MiB, "
+            f"failcnt {usage['failcnt']}, OOM kills {usage['oom_kills']}")
+
+
+def compare_details(results: dict) -> list[str]:
+    """Every method of ours against the file path (``file``, else ``extraction``)."""
+    ok = [m for m, r in results.items() if "error" not in r and m != "provider"]
+    reference = next((m for m in ("file", "extraction") if m in ok), None)
+    if reference is None:
+        return ["failure details not compared: neither file nor extraction finished"]
+    lines = []
+    for method in (m for m in ok if m != reference):
+        compared, differ = differences(details(results[reference]), details(results[method]))
+        summary = same(failures(results[method]), failures(results[reference]))
+        lines.append(f"{method} vs {reference}: per-expectation details ({compared} values "
+                     f"the {reference} path reports; floats to 1e-9) "
+                     f"{'the same' if not differ else f'{len(differ)} differ'}; summary "
+                     f"failures (observed, unexpected %, examples) "
+                     f"{'the same' if summary else 'DIFFER'}")
+        lines += [f"  {d}" for d in differ]
+        if not summary:
+            lines += [f"  {method}: {f}" for f in failures(results[method])]
+    return lines + [f"  {reference}: {f}" for f in failures(results[reference])]
+
+
 def report(rows: int, results: dict) -> list[str]:
     lines = [f"\n{rows:.0e} rows x 20 columns, 20 expectations (4 fail):",
              f"{'method':<12} {'wall s':>8} {'client CPU s':>13} {'DB s':>7} "
              f"{'peak RSS MiB':>13} {'RSS after imports':>18}"]
     for method, record in results.items():
         if "error" in record:
-            lines.append(f"{method:<12} {record['error']}")
+            lines.append(f"{method:<12} {record['error']}{_cgroup(record)}")
             continue
         lines.append(f"{method:<12} {record['wall']:>8.1f} {record['cpu']:>13.1f} "
                      f"{max(record['wall'] - record['cpu'], 0):>7.1f} "
                      f"{record['peak_rss'] / 2**20:>13.0f} "
-                     f"{record['baseline_rss'] / 2**20:>18.0f}")
-    ok = {m for m, r in results.items() if "error" not in r}
-    extracted = failures(results["extraction"]) if "extraction" in ok else None
-    for method in ("in-database", "partition"):
-        if method in ok and extracted is not None:
-            inside = failures(results[method])
-            lines.append(f"{method} vs extraction: same failure details (column, expectation, "
-                         f"observed, unexpected %, examples; floats to 1e-9): "
-                         f"{'yes' if same(inside, extracted) else 'NO'}")
-            if not same(inside, extracted):
-                lines += [f"  {method}: {f}" for f in inside]
-    if extracted is not None:
-        lines += [f"  {f}" for f in extracted]
+                     f"{record['baseline_rss'] / 2**20:>18.0f}{_cgroup(record)}")
+    ok = {m: r for m, r in results.items() if "error" not in r}
+    for base in (m for m in ("in-database", "partition") if m in ok):
+        for other in (m for m in ("extraction", "file", "provider") if m in ok):
+            lines.append(f"{other} / {base}: wall {ok[other]['wall'] / ok[base]['wall']:.2f}x, "
+                         f"peak RSS {ok[other]['peak_rss'] / ok[base]['peak_rss']:.2f}x")
+    lines += compare_details(results)
     if "error" not in results.get("provider", {"error": 1}):
         lines.append(f"provider failed: {'; '.join(provider_failed(results['provider']))}")
     return lines
+
+
+def stamp() -> str:
+    """The UTC time and the load average, for the record."""
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load average {load}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -297,6 +400,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--passes", action="store_true",
                         help="also time one SUMMARY pass against two, in this process")
+    parser.add_argument("--memory-cap", metavar="SIZE",
+                        help="run each method in a cgroup v1 memory cgroup capped at SIZE "
+                             "(17G, say; needs root): only it can be OOM-killed")
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.table, args.suite, args.work, args.out)
@@ -306,15 +412,21 @@ def main(argv: list[str] | None = None) -> None:
     suite_path.write_text(json.dumps(suite()))
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, PostgreSQL at {SERVER}", flush=True)
+    methods = args.methods.split(",")
     peaks = {}
-    for size in args.sizes.split(","):
-        rows = int(float(size))
-        table = ensure_table(rows)
-        results = {m: measure(m, table, suite_path, args.work) for m in args.methods.split(",")}
-        print("\n".join(report(rows, results)), flush=True)
-        if args.passes:
-            print("\n".join(compare_passes(table)), flush=True)
-        peaks[rows] = {m: r.get("peak_rss") for m, r in results.items()}
+    with MemoryCap(args.memory_cap) if args.memory_cap else nullcontext() as cap:
+        for size in args.sizes.split(","):
+            rows = int(float(size))
+            table = ensure_table(rows)
+            if "file" in methods:
+                ensure_parquet(table, args.work)
+            print(f"{rows:.0e} rows: {stamp()}", flush=True)
+            results = {m: measure(m, table, suite_path, args.work, cap) for m in methods}
+            print("\n".join(report(rows, results)), flush=True)
+            print(f"done: {stamp()}", flush=True)
+            if args.passes:
+                print("\n".join(compare_passes(table)), flush=True)
+            peaks[rows] = {m: r.get("peak_rss") for m, r in results.items()}
     sizes = sorted(peaks)
     for method in ("in-database", "partition"):
         if len(sizes) > 1 and peaks[sizes[0]].get(method) and peaks[sizes[-1]].get(method):

@@ -265,6 +265,45 @@ def test_a_window_in_a_table_is_sampled_in_the_database(champion, tmp_path, monk
     assert summary["current"] == "table windows WHERE day = '2026-03-02' on connection wh"
 
 
+def test_a_window_in_a_postgres_table_is_sampled_in_the_database(champion, tmp_path, postgres,
+                                                                 monkeypatch):
+    import sqlalchemy as sa
+
+    from airflow_mlops.core.sql_sources import SqlSource
+
+    engine = sa.create_engine(postgres)
+    rows = pd.concat([window(1500, 2.0, 12).assign(day="2026-03-02"),
+                      window(1500, 0.0, 13).assign(day="2026-03-03")], ignore_index=True)
+    rows.rename_axis("id").reset_index().to_sql("windows", engine, schema="public",
+                                                index=False, if_exists="replace")
+    engine.dispose()
+    monkeypatch.setenv("AIRFLOW_CONN_WH", sa.engine.make_url(postgres).set(
+        drivername="postgres").render_as_string(hide_password=False))
+    delivered, read = [], SqlSource.read
+
+    def counted_read(source, sql):  # the real read, counting the rows the worker received
+        frame = read(source, sql)
+        delivered.append((sql, len(frame.index)))
+        return frame
+
+    monkeypatch.setattr(SqlSource, "read", counted_read)
+    operator = DriftCheckOperator(task_id="check_drift", model_name=MODEL,
+                                  table="public.windows", where="day = '2026-03-02'",
+                                  conn_id="wh", sample_size=400, seed=7,
+                                  experiment_name=EXPERIMENT, reference_roots=[str(tmp_path)],
+                                  target="churned", drift_share=0.3)
+    summary = operator.execute(context(2))
+    ((sql, received),) = delivered
+    assert "TABLESAMPLE BERNOULLI" in sql and "REPEATABLE(7)" in sql
+    assert 250 < received < 600  # about 400 of the window's 1500 rows reached the worker
+    assert summary["rows"]["current"] == 1500
+    assert summary["rows"]["sampled_current"] == min(received, 400)
+    assert summary["drifted"] is True and summary["per_column"]["tenure"]["drifted"]
+    assert summary["per_column"]["calls"]["drifted"] is False
+    assert summary["current"] == ("table public.windows WHERE day = '2026-03-02' on "
+                                  "connection wh")
+
+
 def test_a_table_needs_its_connection():
     with pytest.raises(ConfigError, match="give data_uri, or table with conn_id"):
         DriftCheckOperator(task_id="check", model_name=MODEL, table="windows",
