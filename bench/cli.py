@@ -9,7 +9,13 @@ floor alternate within each round, the rounds repeat, and each time is the media
 ``config check`` runs over 1, 10 and 100 copies of the model config, each with its own name:
 ``(4 pipelines)`` cycles the classifier's ``C`` through four values, as configs copied from
 one template do; ``(N pipelines)`` gives every config its own ``C``, so every pipeline is
-fitted. ``models status`` reads a model registered (untimed, once) in a SQLite store.
+fitted. ``models status`` reads a model registered (untimed, once) in a SQLite store, whose
+client needs MLflow and its SQL stores (SQLAlchemy, Alembic, MLflow's ``sqlalchemy_store``
+modules), and through a local ``mlflow server`` the bench starts on that store (``http:``),
+whose client needs MLflow only.
+
+Children cache bytecode under a folder of the temp dir, so where PYTHONDONTWRITEBYTECODE is set
+each import still costs what it costs in an installed package, not a compile of its source.
 
     flock /tmp/heavy.lock .venv/bin/python bench/cli.py             # 5 rounds
     .venv/bin/python bench/cli.py --repeat 1 --only validate,drift
@@ -21,11 +27,15 @@ import argparse
 import datetime as dt
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -37,11 +47,15 @@ SUITE = REPO / "expectations" / "churn.json"
 CONFIG = REPO / "dags" / "models" / "churn.yaml"
 MODEL = "churn"
 C_VALUES = (0.25, 0.5, 1.0, 2.0)
+PYCACHE = Path(tempfile.gettempdir()) / "cli-bench-pycache"
+SERVER_START_SECONDS = 120
 # The libraries each command needs: what it cannot avoid importing.
 FLOORS = {
     "none": "import argparse",
     "gx": "import pandas, great_expectations",
     "mlflow": "import mlflow",
+    "mlflow-sql": "import mlflow, mlflow.store.tracking.sqlalchemy_store, "
+                  "mlflow.store.model_registry.sqlalchemy_store",
     "evidently": "import pandas, evidently",
     "config": "import pandas, sklearn.pipeline, great_expectations, skops.io, airflow.sdk",
 }
@@ -71,7 +85,34 @@ def write_configs(folder: Path, count: int, pipelines: int) -> Path:
     return folder
 
 
-def cases(work: Path, tracking: str) -> list[tuple[str, list[str], str]]:
+@contextmanager
+def mlflow_server(store: str, artifacts: Path, env: dict[str, str]) -> Iterator[str]:
+    """A local ``mlflow server`` on ``store``, stopped when the block ends; its URI."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", store, "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--artifacts-destination", str(artifacts)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"mlflow server on {store} did not start") from None
+                time.sleep(0.5)
+        yield uri
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def cases(work: Path, tracking: str, server: str) -> list[tuple[str, list[str], str]]:
     """(label, command arguments, floor) of every timed command."""
     data, suite = str(DATA), str(SUITE)
     found = [
@@ -80,7 +121,10 @@ def cases(work: Path, tracking: str) -> list[tuple[str, list[str], str]]:
         ("validate", ["validate", data, "--suite", suite], "gx"),
         ("suite init", ["suite", "init", data, "--out", str(work / "suite.json"), "--force"],
          "gx"),
-        ("models status", ["models", "status", MODEL, "--tracking-uri", tracking], "mlflow"),
+        ("models status (sqlite:)", ["models", "status", MODEL, "--tracking-uri", tracking],
+         "mlflow-sql"),
+        ("models status (http:)", ["models", "status", MODEL, "--tracking-uri", server],
+         "mlflow"),
         ("drift", ["drift", data, data], "evidently"),
         ("drift --config", ["drift", data, data, "--config", str(CONFIG)], "evidently"),
     ]
@@ -109,10 +153,26 @@ def main() -> None:
     tracking = f"sqlite:///{work / 'mlflow.db'}"
     env = {**os.environ, "AIRFLOW_HOME": str(work / "airflow"), "GX_ANALYTICS_ENABLED": "False",
            "AIRFLOW_MLOPS_DATA_ROOT": str(work / "data"), "MLFLOW_ENABLE_TELEMETRY": "false",
-           "DO_NOT_TRACK": "true", "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+           "DO_NOT_TRACK": "true", "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # else every child compiles every module again
     subprocess.run([str(BIN / "python"), "-c", REGISTER, tracking, MODEL, str(work / "model")],
                    env=env, check=True, capture_output=True)
-    chosen = cases(work, tracking)
+    with mlflow_server(tracking, work / "artifacts", env) as server:
+        rows = measure(cases(work, tracking, server), args, env)
+    load = os.getloadavg()[0]
+    print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+          f"{platform.python_version()}, {args.repeat} rounds, load average {load:.1f}\n")
+    print("| command | wall s | floor | floor s | command / floor | above floor s |")
+    print("|---|---:|---|---:|---:|---:|")
+    for label, floor, wall, base in rows:
+        print(f"| `{label}` | {wall:.2f} | `{FLOORS[floor]}` | {base:.2f} | {wall / base:.2f}x "
+              f"| {wall - base:.2f} |")
+
+
+def measure(chosen: list[tuple[str, list[str], str]], args: argparse.Namespace,
+            env: dict[str, str]) -> list[tuple[str, str, float, float]]:
+    """(label, floor, median wall s, median floor s) of the cases ``--only`` selects."""
     if args.only:
         wanted = {word.strip() for word in args.only.split(",")}
         chosen = [case for case in chosen if case[0].split()[0] in wanted]
@@ -126,15 +186,8 @@ def main() -> None:
         for label, command, floor in chosen:
             times[label].append(timed([cli, *command], env))
             floors[label].append(timed([str(BIN / "python"), "-c", FLOORS[floor]], env))
-    load = os.getloadavg()[0]
-    print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-          f"{platform.python_version()}, {args.repeat} rounds, load average {load:.1f}\n")
-    print("| command | wall s | floor | floor s | command / floor | above floor s |")
-    print("|---|---:|---|---:|---:|---:|")
-    for label, _, floor in chosen:
-        wall, base = statistics.median(times[label]), statistics.median(floors[label])
-        print(f"| `{label}` | {wall:.2f} | `{FLOORS[floor]}` | {base:.2f} | {wall / base:.2f}x "
-              f"| {wall - base:.2f} |")
+    return [(label, floor, statistics.median(times[label]), statistics.median(floors[label]))
+            for label, _, floor in chosen]
 
 
 if __name__ == "__main__":

@@ -170,8 +170,10 @@ def _card(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from airflow_mlops.core.reproduce import reproduce
+    from airflow_mlops.core.reproduce import DEFAULT_TOLERANCE, reproduce
 
+    if args.tolerance is None:
+        args.tolerance = DEFAULT_TOLERANCE
     with _client(args) as client:
         result = reproduce(client, args.model, args.version, tolerance=args.tolerance)
     if args.json:
@@ -256,15 +258,14 @@ def _add_card(actions: argparse._SubParsersAction) -> None:
 
 
 def _add_reproduce(actions: argparse._SubParsersAction) -> None:
-    from airflow_mlops.core.reproduce import DEFAULT_TOLERANCE
-
+    # The default tolerance is core.reproduce's (1e-09), read when the command runs: importing
+    # that module here would make every --help import dataclasses and inspect.
     reproduce = actions.add_parser(
         "reproduce", help="retrain a version from its records and compare; registers nothing",
         description="Exit code 0: the metrics match; 1: they differ; 2: the version cannot be "
         "reproduced (its data changed or is gone, or nothing was recorded).")
     _common(reproduce)
     reproduce.add_argument("version", help="the version to rebuild")
-    reproduce.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                           help=f"largest metric difference that still matches "
-                           f"({DEFAULT_TOLERANCE:g})")
+    reproduce.add_argument("--tolerance", type=float,
+                           help="largest metric difference that still matches (1e-09)")
     reproduce.set_defaults(handler=_reproduce)

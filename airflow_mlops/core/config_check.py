@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,15 +17,14 @@ if TYPE_CHECKING:
 ESTIMATOR = ("estimator",)
 
 
-def _fit_problems(config: ModelConfig, suite: Suite) -> Iterator[tuple[tuple, str]]:
-    """Build the pipeline training builds and fit it on a synthetic frame shaped by the suite;
-    a column group that fails is named on its own."""
-    from sklearn.base import clone
-
+def _fit_problems(config: ModelConfig, suite: Suite,
+                  single_threaded: Callable[[], AbstractContextManager]
+                  ) -> Iterator[tuple[tuple, str]]:
+    """Build the pipeline training builds and fit it on a synthetic frame shaped by the suite,
+    inside ``single_threaded()``; a column group that fails is named on its own."""
     from airflow_mlops.core.estimators import EstimatorError, build_model
-    from airflow_mlops.core.io import short
     from airflow_mlops.core.serialization import trusted_types_for
-    from airflow_mlops.core.synthetic import ROWS, suite_columns, synthetic_frame
+    from airflow_mlops.core.synthetic import suite_columns, synthetic_frame
 
     features = config.features or [c for c in suite_columns(suite) if c != config.target]
     frame, target = synthetic_frame(suite, features, config.target, config.task, seed=config.seed)
@@ -33,24 +33,37 @@ def _fit_problems(config: ModelConfig, suite: Suite) -> Iterator[tuple[tuple, st
     except EstimatorError as exc:
         yield exc.location, exc.problem
         return
+    with single_threaded():
+        problem = _train_problem(config, model, frame, target)
+    if problem:
+        yield problem
+        return
+    try:
+        trusted_types_for(model)
+    except MlopsError as exc:
+        yield ESTIMATOR, str(exc)
+
+
+def _train_problem(config: ModelConfig, model, frame, target) -> tuple[tuple, str] | None:
+    """Why ``model`` does not fit and predict the synthetic frame, if it does not."""
+    from sklearn.base import clone
+
+    from airflow_mlops.core.io import short
+    from airflow_mlops.core.synthetic import ROWS
+
     trains = f"does not train on {ROWS} synthetic rows shaped by the suite"
     if config.estimator.preprocess:
         for name, transformer, columns in model.named_steps["prepare"].transformers:
             try:
                 clone(transformer).fit_transform(frame[columns], target)
             except (ValueError, TypeError) as exc:
-                yield (*ESTIMATOR, "preprocess", name, "steps"), f"{trains}: {short(exc)}"
-                return
+                return (*ESTIMATOR, "preprocess", name, "steps"), f"{trains}: {short(exc)}"
     try:
         model.fit(frame, target)
         model.predict(frame)
     except (ValueError, TypeError) as exc:
-        yield ESTIMATOR, f"{trains}: {short(exc)}"
-        return
-    try:
-        trusted_types_for(model)
-    except MlopsError as exc:
-        yield ESTIMATOR, str(exc)
+        return ESTIMATOR, f"{trains}: {short(exc)}"
+    return None
 
 
 def _suite_problems(path: Path) -> tuple[Suite | None, str | None]:
@@ -75,11 +88,24 @@ def _fit_key(config: ModelConfig) -> str:
 class ConfigChecker:
     """Checks configs one after another, doing once what they share: each suite file is read
     and built once, and each pipeline is fitted once per suite, features, target, task and
-    seed. One checker is meant for one pass over the configs (files are not re-read)."""
+    seed. One checker is meant for one pass over the configs (files are not re-read).
+
+    Fits run with one BLAS thread: on a few dozen rows, more threads only wait for each
+    other (on a busy 2-core machine they tripled the time of a fit)."""
 
     def __init__(self) -> None:
         self._suites: dict[Path, tuple[Suite | None, str | None]] = {}
         self._fits: dict[str, list[tuple[tuple, str]]] = {}
+        self._threads = None
+
+    def _single_threaded(self) -> AbstractContextManager:
+        # Made at the first fit, once the estimators' libraries are loaded: finding the
+        # thread pools takes tens of milliseconds, setting their limit a tenth of one.
+        from threadpoolctl import ThreadpoolController
+
+        if self._threads is None:
+            self._threads = ThreadpoolController()
+        return self._threads.limit(limits=1)
 
     def _problems(self, config: ModelConfig) -> Iterator[tuple[tuple, str]]:
         if config.suite not in self._suites:
@@ -90,7 +116,7 @@ class ConfigChecker:
         else:
             key = _fit_key(config)
             if key not in self._fits:
-                self._fits[key] = list(_fit_problems(config, suite))
+                self._fits[key] = list(_fit_problems(config, suite, self._single_threaded))
             yield from self._fits[key]
         for metric in config.promotion.custom():
             try:
@@ -103,6 +129,8 @@ class ConfigChecker:
         builds, the pipeline training builds fits a synthetic frame shaped by the suite and
         saves with the reviewed types only, custom metrics import."""
         problems = list(self._problems(config))
+        if not problems:  # the file is read again only to give the problems' lines
+            return []
         lines = field_lines(path, [location for location, _ in problems])
         return [
             f"field '{'.'.join(map(str, location))}'{f' (line {line})' if line else ''}: "

@@ -27,3 +27,11 @@ def test_the_installed_entry_point_runs(good, churn_suite):
                            "--json"], capture_output=True, text=True)
     assert done.returncode == EXIT_OK, done.stderr
     assert json.loads(done.stdout)["success"] is True
+
+
+def test_reproduce_help_states_the_tolerance_reproduce_uses(capsys):
+    from airflow_mlops.core.reproduce import DEFAULT_TOLERANCE
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["models", "reproduce", "--help"])
+    assert f"still matches ({DEFAULT_TOLERANCE:g})" in " ".join(capsys.readouterr().out.split())
