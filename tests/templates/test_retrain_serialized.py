@@ -4,7 +4,8 @@ The builder sets tasks, dependencies and arguments with care for parse time (eve
 thousand models is built at every parse); any change to what it builds shows up here first.
 After a deliberate change to the template, rewrite the snapshot and review its diff::
 
-    AIRFLOW_MLOPS_WRITE_SNAPSHOT=1 .venv/bin/python -m pytest tests/templates/test_retrain_serialized.py
+    AIRFLOW_MLOPS_WRITE_SNAPSHOT=1 .venv/bin/python -m pytest \
+        tests/templates/test_retrain_serialized.py
 """
 
 from __future__ import annotations
