@@ -11,6 +11,7 @@ import os
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule
 
+from airflow_mlops.operators.cards import RecordApproval
 from airflow_mlops.operators.decision import NightSummaryOperator, RouteDecisionOperator
 from airflow_mlops.operators.deployment import SmokeCheckOperator
 from airflow_mlops.operators.evaluation import EvaluateChallengerOperator
@@ -19,6 +20,7 @@ from airflow_mlops.operators.training import TrainChallengerOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 from airflow_mlops.sensors.data import DataPartitionSensor
 from airflow_mlops.templates.drift import retrain_asset
+from airflow_mlops.templates.retrain import APPROVAL_BODY
 
 ROOT = os.environ.get("AIRFLOW_MLOPS_DATA_ROOT", "/data")
 DATA_URI = f"{ROOT}/customers/ds={{{{ ds }}}}/customers.csv"
@@ -41,7 +43,8 @@ def build(name: str) -> None:
     common = {"model_name": name, "mlflow_conn_id": "mlflow_default"}
     with DAG(
         dag_id=f"nightly_retrain_{name}_plain",
-        description=f"Validate, retrain and compare {name} against its champion",
+        description=f"Validate, retrain and compare {name} against its champion, on cron "
+                    "`@daily` (UTC) or when drift monitoring requests a retrain",
         schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("@daily", timezone="UTC"),
                                      assets=retrain_asset(name)),
         start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
@@ -56,10 +59,13 @@ def build(name: str) -> None:
         wait = DataPartitionSensor(task_id="wait_for_data", uri=DATA_URI, mode="reschedule",
                                    poke_interval=60, timeout=6 * 3600)
         validate = ValidateDataOperator(task_id="validate", data_uri=DATA_URI,
-                                        suite="expectations/churn.json")
+                                        suite="expectations/churn.json",
+                                        experiment_name=f"airflow-mlops/{name}", **common)
         train = TrainChallengerOperator(
             task_id="train",
-            estimator={"steps": [{"class": "sklearn.preprocessing.StandardScaler"},
+            estimator={"steps": [{"class": "sklearn.impute.SimpleImputer",
+                                  "params": {"strategy": "median"}},
+                                 {"class": "sklearn.preprocessing.StandardScaler"},
                                  {"class": "sklearn.linear_model.LogisticRegression",
                                   "params": {"C": 1.0, "max_iter": 500}}]},
             experiment_name=f"airflow-mlops/{name}", **common, **DATA,
@@ -67,13 +73,19 @@ def build(name: str) -> None:
         evaluate = EvaluateChallengerOperator(
             task_id="evaluate",
             challenger_version="{{ ti.xcom_pull(task_ids='train')['version'] }}",
-            policy=POLICY, on_failure="warn", **common, **DATA,
+            policy=POLICY, on_failure="warn", validation=validate.output,
+            purpose="Flag the customers likely to cancel next month, for the retention team",
+            **common, **DATA,
         )
         approve = HITLBranchOperator(
-            task_id="approve", subject=f"Promote {name}?", body="See the decision record.",
+            task_id="approve",
+            subject=f"Promote {name} v{{{{ ti.xcom_pull(task_ids='evaluate')['challenger_version']"
+                    " }} to champion?",
+            body=APPROVAL_BODY,
             options=["Approve", "Reject"],
             options_mapping={"Approve": "smoke_check", "Reject": "reject"}, defaults=["Reject"],
             response_timeout=dt.timedelta(hours=24), execution_timeout=None,
+            on_success_callback=RecordApproval(**common),
         )
         smoke = SmokeCheckOperator(
             task_id="smoke_check",

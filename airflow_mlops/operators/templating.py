@@ -87,7 +87,8 @@ class ConfigTemplatedMixin:
         kept = {field: getattr(self, field) for field in self._config_fields(self.template_fields)}
         super().resolve_template_files()
         for field, value in kept.items():
-            setattr(self, field, value)
+            if getattr(self, field) is not value:  # read as a file's name: the text goes back
+                setattr(self, field, value)
 
     def _do_render_template_fields(
         self, parent: Any, template_fields: Iterable[str], context: Context,

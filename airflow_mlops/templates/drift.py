@@ -8,6 +8,7 @@ requested it (:func:`~airflow_mlops.operators.templating.requested_window_ds`).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, task
@@ -26,13 +27,20 @@ def retrain_asset(model: str) -> Asset:
     return Asset(name=f"airflow-mlops/{model}/retrain-requested", uri=f"mlops://{model}/retrain")
 
 
+@functools.cache
+def _check_cron(expression: str) -> None:
+    """Raise when ``expression`` is no valid cron; each expression is checked once (its
+    configs usually share a few): the combined schedule does not check its cron itself."""
+    CronTriggerTimetable(expression, timezone="UTC").validate()
+
+
 def retrain_schedule(config: ModelConfig) -> Any:
     """The model's retrain cron (UTC) or its retrain asset; the asset alone without a cron."""
     asset = retrain_asset(config.name)
     if config.schedule is None:
         return asset
+    _check_cron(config.schedule)
     cron = CronTriggerTimetable(config.schedule, timezone="UTC")
-    cron.validate()  # the combined schedule does not check its cron itself
     return AssetOrTimeSchedule(timetable=cron, assets=asset)
 
 

@@ -223,9 +223,12 @@ def build_retrain_dag(config: ModelConfig, *, dag_id: str | None = None) -> DAG:
         else:
             data_ready >> validate >> train >> evaluate
         route = RouteDecisionOperator(task_id="route_decision", decision=evaluate.output)
-        route >> approve >> [smoke, reject]
-        route >> [smoke, reject]
+        # One call per upstream task: each call hashes the DAG once per task it names.
+        # Arguments taking an ``.output`` already set evaluate -> route, promote and reject,
+        # and validate, evaluate and promote -> summary.
+        route >> [approve, smoke, reject]
+        approve >> [smoke, reject]
         smoke >> promote
-        [promote, reject] >> summary
+        reject >> summary
         _add_deployment(config, data_uri=data_uri, promote=promote, reject=reject)
     return dag

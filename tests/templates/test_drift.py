@@ -108,6 +108,15 @@ def test_retrain_without_cron_runs_on_the_asset_only():
         retrain_asset("churn"))
 
 
+def test_a_bad_cron_is_refused_at_every_build():
+    bad = ModelConfig.model_validate({**CONFIG, "schedule": "61 * * * *"})
+    for _ in range(2):  # each expression is checked once: a refusal is not remembered as a pass
+        with pytest.raises(Exception, match="61 \\* \\* \\* \\*"):
+            retrain_schedule(bad)
+    good = ModelConfig.model_validate({**CONFIG, "schedule": "0 3 * * *"})
+    assert retrain_schedule(good).timetable.expression == "0 3 * * *"  # negative control
+
+
 def event(ds: str | None, day: int):
     extra = {"window": {"ds": ds}} if ds else {}
     return SimpleNamespace(extra=extra, timestamp=dt.datetime(2026, 3, day))
