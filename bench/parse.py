@@ -19,9 +19,15 @@ process forked from the DAG processor starts with), the time of ``DagBag(file)``
 re-parses in one interpreter): our template with one config against ``bench/plain_retrain.py``,
 a hand-written DAG file with the same tasks. Peak RSS is the parser process's maximum.
 
+``--instructions`` counts, instead of timing, the instructions each variant's parse executes
+under valgrind's callgrind (the child building the DagBag once, minus the same child building
+none): a count that other work on the machine does not change, for ratios a busy machine
+cannot settle. It is about 50 times slower than the timed parse.
+
     make bench    # installs dag-factory (the `bench` dependency group)
     .venv/bin/python bench/parse.py                      # 10, 100, 1000 models, 3 runs each
     .venv/bin/python bench/parse.py --models 10 --repeat 1 --marginal
+    .venv/bin/python bench/parse.py --models 1000 --instructions --variants ours,floor,hand-written
 """
 
 from __future__ import annotations
@@ -50,15 +56,16 @@ from airflow.utils.file import iter_airflow_imports
 path, repeat = sys.argv[1], int(sys.argv[2])
 for module in iter_airflow_imports(path):  # [dag_processor] parsing_pre_import_modules
     __import__(module)
-times = []
+times, bag = [], None
 for _ in range(repeat):
     start = time.perf_counter()
     bag = DagBag(dag_folder=path)
     times.append(time.perf_counter() - start)
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-tasks = sum(len(dag.tasks) for dag in bag.dags.values())
-print(json.dumps({"times": times, "dags": len(bag.dag_ids), "tasks": tasks,
-                  "errors": len(bag.import_errors), "peak_mb": peak_mb}))
+dags = {} if bag is None else bag.dags
+tasks = sum(len(dag.tasks) for dag in dags.values())
+print(json.dumps({"times": times, "dags": len(dags), "tasks": tasks,
+                  "errors": 0 if bag is None else len(bag.import_errors), "peak_mb": peak_mb}))
 """
 
 OURS_FILE = (REPO / "dags" / "nightly_retrain.py").read_text()
@@ -187,7 +194,7 @@ def write_variants(root: Path, models: int) -> dict[str, Path]:
             "floor": root / "floor" / "floor.py"}
 
 
-def parse(dag_file: Path, repeat: int = 1, models: int = 1, cache: str = "off") -> dict:
+def parse_environment(dag_file: Path, models: int, cache: str) -> dict[str, str]:
     env = {**os.environ, "AIRFLOW_MLOPS_DATA_ROOT": "/tmp/airflow-mlops-bench-data",
            "AIRFLOW_MLOPS_CONFIG_CACHE": cache,
            "PLAIN_RETRAIN_MODELS": str(models),
@@ -196,9 +203,47 @@ def parse(dag_file: Path, repeat: int = 1, models: int = 1, cache: str = "off") 
            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "3600",
            "PYTHONPATH": os.pathsep.join([str(dag_file.parent), os.environ.get("PYTHONPATH", "")])}
     env.pop("AIRFLOW_MLOPS_CONFIGS", None)
+    return env
+
+
+def parse(dag_file: Path, repeat: int = 1, models: int = 1, cache: str = "off") -> dict:
     result = subprocess.run([sys.executable, "-c", PARSE, str(dag_file), str(repeat)],
-                            capture_output=True, text=True, env=env, check=True)
+                            capture_output=True, text=True, check=True,
+                            env=parse_environment(dag_file, models, cache))
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def callgrind_total(dag_file: Path, repeat: int, models: int, cache: str) -> int:
+    """Instructions the parser child executes, building the DagBag ``repeat`` times."""
+    with tempfile.TemporaryDirectory(prefix="mlops-callgrind-") as folder:
+        out = Path(folder) / "callgrind.out"
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                        sys.executable, "-c", PARSE, str(dag_file), str(repeat)],
+                       capture_output=True, text=True, check=True,
+                       env=parse_environment(dag_file, models, cache))
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"callgrind wrote no total for {dag_file}")
+
+
+def instructions(models: list[int], variants: list[str]) -> None:
+    print("| models | " + " | ".join(f"{v} instructions (millions)" for v in variants)
+          + " | ours / " + " | ours / ".join(v for v in variants if v != "ours") + " |")
+    print("|---:" * (2 * len(variants)) + "|")
+    for count in models:
+        with tempfile.TemporaryDirectory(prefix="mlops-parse-") as tmp:
+            files = {n: p for n, p in write_variants(Path(tmp), count).items() if n in variants}
+            cache = {name: "off" for name in files} | {"ours": str(Path(tmp) / "cache")}
+            if "ours" in files:
+                parse(files["ours"], models=count, cache=cache["ours"])  # warms the cache
+            counts = {name: callgrind_total(path, 1, count, cache[name])
+                      - callgrind_total(path, 0, count, cache[name])
+                      for name, path in files.items()}
+        ratios = [f"{counts['ours'] / counts[v]:.2f}x" if "ours" in counts else ""
+                  for v in variants if v != "ours"]
+        print(f"| {count} | " + " | ".join(f"{counts[v] / 1e6:,.0f}" for v in variants) + " | "
+              + " | ".join(ratios) + " |", flush=True)
 
 
 def scaling(models: list[int], repeat: int, variants: list[str]) -> None:
@@ -250,12 +295,17 @@ def main() -> None:
     parser.add_argument("--models", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--marginal", action="store_true")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions with callgrind instead of timing")
     parser.add_argument("--variants", default="ours,floor,hand-written,dag-factory",
                         help="comma-separated; ours first (dag-factory needs `make bench`)")
     args = parser.parse_args()
     print(f"# {dt.date.today()} on {platform.node()}: {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, median of {args.repeat} interleaved runs, "
           f"load average {os.getloadavg()[0]:.1f}\n")
+    if args.instructions:
+        instructions(args.models, args.variants.split(","))
+        return
     scaling(args.models, args.repeat, args.variants.split(","))
     if args.marginal:
         print()
