@@ -94,7 +94,8 @@ def _run_contained(fetched: list[FetchedModel], features: pd.DataFrame, task: st
                  for stage in _stages(model, len(features))}
     try:
         answers = call_contained(_write_outputs, fetched, features, task, str(outputs),
-                                 time_limit=time_limit, stage=_stages(fetched[0], 0)[0])
+                                 time_limit=time_limit,
+                                 stage=_stages(fetched[0], len(features))[0])
     except ChildFailed as exc:
         position = positions.get(exc.stage, 0)
         raise VersionUnusable(position, f"{fetched[position].label}: the model {exc}") from None
