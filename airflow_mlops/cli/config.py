@@ -86,9 +86,8 @@ def _check(args: argparse.Namespace) -> int:
     return code
 
 
-def add_config(commands: argparse._SubParsersAction) -> None:
-    """The ``config`` command group."""
-    config = commands.add_parser("config", help="work with model configs")
+def add_arguments(config: argparse.ArgumentParser) -> None:
+    """The ``config`` command group's actions."""
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
     check_parser = actions.add_parser(
         "check", help="validate model configs (schema, suite, imports, DAG build)",

@@ -91,12 +91,9 @@ def _drift(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.drifted else EXIT_OK
 
 
-def add_drift(commands: argparse._SubParsersAction) -> None:
-    """The ``drift`` command."""
-    parser = commands.add_parser(
-        "drift", help="measure drift of a data set against a reference (Evidently)",
-        description="Exit code 0: no drift; 1: drift; 2: a data set or the config is unusable.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``drift`` command's arguments."""
+    parser.description = "Exit code 0: no drift; 1: drift; 2: a data set or the config is unusable."
     parser.add_argument("reference", help="reference CSV or Parquet file (e.g. training data)")
     parser.add_argument("current", help="CSV or Parquet file to compare with it")
     parser.add_argument("--config", metavar="MODEL_YAML",

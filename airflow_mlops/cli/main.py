@@ -1,43 +1,57 @@
 """``airflow-mlops``: run a pipeline step locally, with the same core functions as the operators.
 
-Each command module adds its group with one ``add_*`` function; a command sets ``handler``
-and returns an exit code (:mod:`.common`). A command imports the libraries it needs when it
-runs, so building the parser (and ``--help``) imports none of them.
+Each command lives in its own module, whose ``add_arguments`` fills the command's parser; a
+command sets ``handler`` and returns an exit code (:mod:`.common`). Only the chosen command's
+module is imported, and a command imports the libraries it needs when it runs, so ``--help``
+imports none of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from importlib import import_module
 
 from airflow_mlops import __version__
 from airflow_mlops.cli.common import EXIT_UNUSABLE
-from airflow_mlops.cli.config import add_config
-from airflow_mlops.cli.drift import add_drift
-from airflow_mlops.cli.models import add_models
-from airflow_mlops.cli.suite import add_suite
-from airflow_mlops.cli.validate import add_validate
 from airflow_mlops.core.errors import MlopsError
 
-COMMAND_GROUPS = (add_validate, add_suite, add_models, add_config, add_drift)
+# Each command's one-line help; its arguments come from the module of its name, imported
+# only when the command is chosen.
+COMMANDS = {
+    "validate": "validate a data set against a GX suite",
+    "suite": "work with expectation suites",
+    "models": "aliases, decisions and alias history of a model",
+    "config": "work with model configs",
+    "drift": "measure drift of a data set against a reference (Evidently)",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``airflow-mlops`` argument parser with every command group."""
+def build_parser(commands: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The ``airflow-mlops`` parser; of the other commands only the name and help line."""
     parser = argparse.ArgumentParser(
         prog="airflow-mlops", description="Run airflow-mlops pipeline steps locally."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in COMMAND_GROUPS:
-        add(commands)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, summary in COMMANDS.items():
+        command = subparsers.add_parser(name, help=summary)
+        if name in commands:
+            import_module(f"airflow_mlops.cli.{name}").add_arguments(command)
     return parser
+
+
+def chosen_command(argv: Sequence[str]) -> list[str]:
+    """The command ``argv`` names, if any (every option before it is the program's own)."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return [first] if first in COMMANDS else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors the user can act on print one line, not a traceback."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(chosen_command(argv)).parse_args(argv)
     import logging
 
     # GX logs its import at INFO, which would bury the command's own output.

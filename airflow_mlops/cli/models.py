@@ -213,9 +213,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def add_models(commands: argparse._SubParsersAction) -> None:
-    """The ``models`` command group: status, history, rollback, trust, card, reproduce."""
-    models = commands.add_parser("models", help="aliases, decisions and alias history of a model")
+def add_arguments(models: argparse.ArgumentParser) -> None:
+    """The ``models`` command group's actions: status, history, rollback, trust, card, reproduce."""
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     status = actions.add_parser("status", help="where the aliases point; latest decisions")

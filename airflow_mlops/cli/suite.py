@@ -35,9 +35,8 @@ def _suite_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_suite(commands: argparse._SubParsersAction) -> None:
-    """The ``suite`` command group."""
-    suite = commands.add_parser("suite", help="work with expectation suites")
+def add_arguments(suite: argparse.ArgumentParser) -> None:
+    """The ``suite`` command group's actions."""
     actions = suite.add_subparsers(dest="action", required=True, metavar="ACTION")
     init = actions.add_parser("init", help="profile a reference data set into a starter suite")
     init.add_argument("data", nargs="+",

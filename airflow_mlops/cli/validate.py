@@ -58,11 +58,10 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.success else EXIT_FAILED
 
 
-def add_validate(commands: argparse._SubParsersAction) -> None:
-    """The ``validate`` command."""
-    parser = commands.add_parser("validate", help="validate a data set against a GX suite",
-                                 description="Exit code 0: passed; 1: expectations failed; "
-                                 "2: the data or the suite is unusable.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``validate`` command's arguments."""
+    parser.description = ("Exit code 0: passed; 1: expectations failed; "
+                          "2: the data or the suite is unusable.")
     parser.add_argument("data", nargs="?",
                         help="CSV or Parquet file: local path or fsspec URI (or use --db)")
     add_database_arguments(parser)

@@ -35,3 +35,45 @@ def test_reproduce_help_states_the_tolerance_reproduce_uses(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["models", "reproduce", "--help"])
     assert f"still matches ({DEFAULT_TOLERANCE:g})" in " ".join(capsys.readouterr().out.split())
+
+
+# Prints the command modules of ``airflow_mlops.cli`` that ``airflow-mlops ARGV`` imported.
+COMMAND_MODULES = """
+import atexit, sys
+from airflow_mlops.cli.main import COMMANDS, main
+atexit.register(lambda: print(sorted(name for name in COMMANDS
+                                     if f"airflow_mlops.cli.{name}" in sys.modules)))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("argv", "imported"), [
+    (["--help"], []),
+    (["--version"], []),
+    (["drift", "--help"], ["drift"]),
+    (["models", "status", "--help"], ["models"]),
+])
+def test_only_the_chosen_command_s_module_is_imported(argv, imported):
+    done = subprocess.run([sys.executable, "-c", COMMAND_MODULES, *argv],
+                          capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == repr(imported), done.stderr
+
+
+def test_help_lists_every_command_as_the_full_parser_does(capsys):
+    from airflow_mlops.cli.main import COMMANDS, main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    lazy = capsys.readouterr().out
+    assert lazy == build_parser().format_help()
+    for name, summary in COMMANDS.items():
+        assert f"{name}  " in lazy and summary in lazy
+
+
+def test_an_unknown_command_is_refused_with_the_choices(capsys):
+    from airflow_mlops.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bogus"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'bogus' (choose from 'validate', 'suite'" in capsys.readouterr().err
