@@ -220,7 +220,8 @@ def callgrind_total(dag_file: Path, repeat: int, models: int, cache: str) -> int
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                         sys.executable, "-c", PARSE, str(dag_file), str(repeat)],
                        capture_output=True, text=True, check=True,
-                       env=parse_environment(dag_file, models, cache))
+                       env={**parse_environment(dag_file, models, cache),
+                            "PYTHONHASHSEED": "0"})  # the same set and dict orders each run
         for line in out.read_text().splitlines():
             if line.startswith(("summary:", "totals:")):
                 return int(line.split()[1])

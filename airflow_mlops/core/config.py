@@ -743,7 +743,7 @@ def _cached(key: str) -> ModelConfig | None:
         if not isinstance(raw, dict) or any(template_problem(text)
                                             for _, text in templated_texts(raw)):
             return None
-        return ModelConfig.model_validate_json(entry)
+        return ModelConfig.model_validate(raw)
     except (ValueError, RecursionError):  # a broken or tampered entry: read the file again
         return None
 
@@ -792,13 +792,13 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
         raise ConfigError(f"{path}: model config not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: model config cannot be read: {exc.strerror}") from None
-    text = _decode(path, data)
-    key = cache_key(data)
+    key = cache_key(data)  # a cached entry's bytes decoded when it was written
     config = _cached(key)
     if config is None:
-        config = _validated(path, text)
+        config = _validated(path, _decode(path, data))
         _cache(key, config)
-    loaded = config.model_copy(update={"suite": (path.parent / config.suite).resolve()})
+    suite = Path(os.path.realpath(os.path.join(path.parent, config.suite)))
+    loaded = config.model_copy(update={"suite": suite})
     loaded._source_file = path
     return loaded
 
