@@ -201,7 +201,7 @@ class PromotionPolicy(_Strict):
     slices: SliceCheck | None = None
     bootstrap: BootstrapCheck | None = None
     custom_metrics: dict[str, CustomMetricSpec] = Field(default_factory=dict)
-    approval: ApprovalPolicy = ApprovalPolicy()
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     pool: str | None = None
     on_failure: Literal["fail", "warn", "skip"] = "warn"
     dry_run: bool = False
@@ -329,7 +329,7 @@ class DriftPolicy(_Strict):
     sample_seed: int | None = None
     on_failure: Literal["fail", "warn", "skip"] = "warn"
     dry_run: bool = False
-    trigger: RetrainTrigger = RetrainTrigger()
+    trigger: RetrainTrigger = Field(default_factory=RetrainTrigger)
     quality: QualityPolicy | None = None
 
     _method_known = field_validator("method")(_known_method)
@@ -441,14 +441,14 @@ class ModelConfig(_Strict):
     estimator: ModelEstimatorSpec
     holdout_fraction: float = Field(default=0.25, gt=0, lt=1)
     seed: int = 42
-    promotion: PromotionPolicy = PromotionPolicy()
+    promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
     experiment: str | None = Field(default=None, pattern=EXPERIMENT_PATTERN, max_length=255)
     mlflow_conn_id: str = "mlflow_default"
-    drift: DriftPolicy = DriftPolicy()
-    deployment: DeploymentPolicy = DeploymentPolicy()
-    retries: RetryPolicy = RetryPolicy()
-    timeouts: Timeouts = Timeouts()
-    alerts: Alerts = Alerts()
+    drift: DriftPolicy = Field(default_factory=DriftPolicy)
+    deployment: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    alerts: Alerts = Field(default_factory=Alerts)
     _source_file: Path | None = PrivateAttr(default=None)
 
     @property
