@@ -383,7 +383,7 @@ def browser():
         launched.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def land():
     """``land(frame, folder, day, name)`` writes ``folder/ds=YYYY-MM-DD/name`` as CSV."""
 

@@ -33,14 +33,8 @@ class Nights:
     results_base: Path
 
 
-def land(frame, folder: Path, day: dt.datetime) -> None:
-    path = folder / f"ds={day:%Y-%m-%d}" / "customers.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-
-
 @pytest.fixture(scope="package")
-def nights(airflow_db, _empty_mlflow_db, tmp_path_factory, customers) -> Nights:
+def nights(airflow_db, _empty_mlflow_db, tmp_path_factory, customers, land) -> Nights:
     root = tmp_path_factory.mktemp("plugin-nights")
     shutil.copyfile(_empty_mlflow_db, root / "mlflow.db")
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
