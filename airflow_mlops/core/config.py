@@ -792,7 +792,7 @@ def load_model_config(path: str | os.PathLike) -> ModelConfig:
         raise ConfigError(f"{path}: model config not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: model config cannot be read: {exc.strerror}") from None
-    key = cache_key(data)  # a cached entry's bytes decoded when it was written
+    key = cache_key(data)  # an entry exists only for bytes that decoded and passed every check
     config = _cached(key)
     if config is None:
         config = _validated(path, _decode(path, data))
